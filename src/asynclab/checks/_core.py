@@ -1,0 +1,93 @@
+"""What every exercise check shares: the result object, failing with a plain message, and
+calling the learner's code safely (not async? raised? hung?)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn, ParamSpec
+
+P = ParamSpec("P")
+
+__all__ = ["CheckResult", "Problem", "call_learner", "checker", "fail", "require_callable"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a check. Shown in a notebook as one line starting with ✅ or ❌."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"{'✅' if self.passed else '❌'} {self.message}"
+
+    __str__ = __repr__
+
+
+class Problem(Exception):
+    """Raised inside a check to stop it with a message for the learner."""
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the current check: the learner sees ``message``."""
+    raise Problem(message)
+
+
+def checker(check: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[CheckResult]]:
+    """Turn an async check that returns a success message (or calls :func:`fail`) into one
+    that always returns a :class:`CheckResult`, never a traceback."""
+
+    @functools.wraps(check)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> CheckResult:
+        try:
+            return CheckResult(True, await check(*args, **kwargs))
+        except Problem as problem:
+            return CheckResult(False, str(problem))
+
+    return wrapper
+
+
+def require_callable(func: object, name: str, *, is_async: bool) -> None:
+    """Fail with a clear message unless ``func`` is a function of the expected kind."""
+    if not callable(func):
+        fail(f"Pass the function itself, e.g. check(...)({name}), not {type(func).__name__} "
+             f"{func!r}; did you call it?")
+    if is_async and not inspect.iscoroutinefunction(func):
+        fail(f"{name} must be a coroutine function: define it with `async def {name}(...)`.")
+    if not is_async and inspect.iscoroutinefunction(func):
+        fail(f"{name} should be a plain function here: define it with `def`, not `async def`.")
+
+
+async def call_learner(name: str, func: Callable[..., Any], *args: Any,
+                       time_limit: float = 5.0, **kwargs: Any) -> tuple[Any, float]:
+    """Await ``func(*args, **kwargs)``, for at most ``time_limit`` s; return (result, seconds).
+
+    Exceptions from the learner's code become a one-line :class:`Problem`.
+    """
+    start = time.perf_counter()
+    try:
+        outcome = func(*args, **kwargs)
+        if inspect.isawaitable(outcome):
+            async with asyncio.timeout(time_limit):
+                outcome = await outcome
+    except TimeoutError:
+        fail(f"{name} did not finish within {time_limit:g} s: is something waiting forever, "
+             "or running one step after another?")
+    except Problem:
+        raise
+    except Exception as exc:
+        fail(f"{name} raised {type(exc).__name__}: {exc}")
+    if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
+            outcome.close()  # never run: close it so Python does not warn later
+        fail(f"{name} returned {type(outcome).__name__} object instead of a value: "
+             "a missing `await` somewhere?")
+    return outcome, time.perf_counter() - start

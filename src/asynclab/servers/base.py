@@ -1,0 +1,192 @@
+"""Run an aiohttp web application on 127.0.0.1 in a background thread with its own event loop.
+
+The server's loop is not the notebook's loop, so a blocking client in the notebook
+(``urllib``, ``time.sleep``) cannot freeze the server. Port 0 lets the OS choose a free port.
+Stopping the server closes its sockets, ends its thread and frees the port, so a notebook can
+be run twice in the same kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Self
+
+from aiohttp import web
+
+__all__ = ["BackgroundServer", "ServerStats", "stop_all_servers"]
+
+_RUNNING: weakref.WeakSet[BackgroundServer] = weakref.WeakSet()
+
+
+@dataclass
+class ServerStats:
+    """Counters a server keeps about the requests it handled."""
+
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def reset(self) -> None:
+        """Set all counters back to zero (between two experiments)."""
+        self.requests = self.in_flight = self.max_in_flight = 0
+
+
+class BackgroundServer:
+    """Serve the application made by :meth:`make_app` on ``http://127.0.0.1:<free port>``.
+
+    Use it as a context manager (``with Server() as srv:``) or call :meth:`start` and
+    :meth:`stop`. ``latency`` (seconds) is added to every request; a ``?delay=`` query
+    parameter overrides it for one request.
+    """
+
+    def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1") -> None:
+        if not isinstance(latency, int | float) or not 0 <= latency <= 10:
+            raise ValueError(f"latency is in seconds, between 0 and 10; got {latency!r}")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the course's servers only listen on the loopback interface "
+                             f"(127.0.0.1); got host={host!r}")
+        self.latency = float(latency)
+        self.host = host
+        self.port: int | None = None
+        self.stats = ServerStats()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- what subclasses provide ---------------------------------------------------------
+    def make_app(self) -> web.Application:
+        """Build the aiohttp application to serve. Subclasses add their routes here."""
+        return web.Application()
+
+    # -- life cycle ----------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``; only while the server runs."""
+        if self.port is None:
+            raise RuntimeError(f"{type(self).__name__} is not running: call .start() "
+                               "or use it in a `with` block first")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True between a successful :meth:`start` and :meth:`stop`."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10) -> Self:
+        """Start serving in a background thread; return once the port is open."""
+        if self.running:
+            raise RuntimeError(f"{type(self).__name__} is already running at {self.url}")
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._serve, name=f"{type(self).__name__}-thread",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"{type(self).__name__} did not start within {timeout} s")
+        if self._error is not None:
+            self._thread.join()
+            raise RuntimeError(f"{type(self).__name__} failed to start: {self._error}") \
+                from self._error
+        _RUNNING.add(self)
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop serving, close every connection, and wait for the thread to end."""
+        thread, loop, stop_event = self._thread, self._loop, self._stop_event
+        if thread is None:
+            return
+        if loop is not None and stop_event is not None and thread.is_alive():
+            loop.call_soon_threadsafe(stop_event.set)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError(f"{type(self).__name__} thread did not stop within {timeout} s")
+        self._thread = self._loop = self._stop_event = None
+        self.port = None
+        _RUNNING.discard(self)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self.port is not None else "stopped"
+        return f"<{type(self).__name__} {where} latency={self.latency}s>"
+
+    # -- inside the server thread --------------------------------------------------------
+    def _serve(self) -> None:
+        with asyncio.Runner() as runner:
+            runner.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        app = self.make_app()
+        app.middlewares.insert(0, self._middleware)
+        app_runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                                   shutdown_timeout=0.5)
+        try:
+            await app_runner.setup()
+            site = web.TCPSite(app_runner, self.host, 0)
+            await site.start()
+            self.port = app_runner.addresses[0][1]
+        except BaseException as exc:  # report any start-up failure to start()
+            self._error = exc
+            await app_runner.cleanup()
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stop_event.wait()
+        finally:
+            await app_runner.cleanup()
+
+    @web.middleware
+    async def _middleware(self, request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                          ) -> web.StreamResponse:
+        stats = self.stats
+        stats.requests += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            delay = self._delay_for(request)
+            if delay:
+                await asyncio.sleep(delay)
+            return await handler(request)
+        finally:
+            stats.in_flight -= 1
+
+    def _delay_for(self, request: web.Request) -> float:
+        raw = request.query.get("delay")
+        if raw is None:
+            return self.latency
+        try:
+            return min(max(float(raw), 0.0), 10.0)
+        except ValueError:
+            raise web.HTTPBadRequest(
+                text=f"delay must be a number of seconds, got {raw!r}") from None
+
+
+def stop_all_servers() -> None:
+    """Stop every course server still running in this process (also runs at exit)."""
+    for server in list(_RUNNING):
+        server.stop()
+
+
+atexit.register(stop_all_servers)
+
