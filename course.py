@@ -39,7 +39,7 @@ def requirements_hash() -> str:
 
 def setup() -> None:
     """Create .venv and install the requirements, unless that is already done."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this file must explain itself on old Pythons)
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}. "
                  "Run this file with a newer python3.")
     if not venv_bin("python").exists():

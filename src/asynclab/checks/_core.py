@@ -57,9 +57,13 @@ def checker(check: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[CheckRe
 
 def require_callable(func: object, name: str, *, is_async: bool) -> None:
     """Fail with a clear message unless ``func`` is a function of the expected kind."""
+    if inspect.iscoroutine(func):
+        func.close()  # the learner called the function; close the coroutine it made
+        fail(f"Pass the function itself, `{name}`, not `{name}(...)`: you passed a coroutine "
+             "object, the result of calling it.")
     if not callable(func):
-        fail(f"Pass the function itself, e.g. check(...)({name}), not {type(func).__name__} "
-             f"{func!r}; did you call it?")
+        fail(f"Pass the function itself, `{name}`, not the {type(func).__name__} {func!r}: "
+             "did you call it?")
     if is_async and not inspect.iscoroutinefunction(func):
         fail(f"{name} must be a coroutine function: define it with `async def {name}(...)`.")
     if not is_async and inspect.iscoroutinefunction(func):
@@ -85,9 +89,13 @@ async def call_learner(name: str, func: Callable[..., Any], *args: Any,
         raise
     except Exception as exc:
         fail(f"{name} raised {type(exc).__name__}: {exc}")
-    if inspect.isawaitable(outcome):
-        if inspect.iscoroutine(outcome):
-            outcome.close()  # never run: close it so Python does not warn later
-        fail(f"{name} returned {type(outcome).__name__} object instead of a value: "
+    items = outcome if isinstance(outcome, list | tuple) else [outcome]
+    pending = [item for item in items if inspect.isawaitable(item)]
+    if pending:
+        for item in pending:
+            if inspect.iscoroutine(item):
+                item.close()  # never run: close it so Python does not warn later
+        what = "a list holding " if items is outcome else ""
+        fail(f"{name} returned {what}{type(pending[0]).__name__} objects instead of values: "
              "a missing `await` somewhere?")
     return outcome, time.perf_counter() - start

@@ -1,0 +1,124 @@
+"""The demo servers: latency honoured, sync and async clients served, ports freed, no thread
+left behind, failures reproducible by seed, wrong arguments explained."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import aiohttp
+import pytest
+
+from asynclab import DemoAPI
+from asynclab.servers import USERS, profile_record, user_record
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def test_sync_client_gets_users_and_latency_is_honoured():
+    with DemoAPI(latency=0.1) as api:
+        start = time.perf_counter()
+        assert get_json(f"{api.url}/users/2") == user_record(2)
+        elapsed = time.perf_counter() - start
+        assert get_json(f"{api.url}/users/2/profile") == profile_record(2)
+        assert len(get_json(f"{api.url}/users")) == len(USERS)
+        fast = time.perf_counter()
+        get_json(f"{api.url}/users/1?delay=0")
+        assert time.perf_counter() - fast < 0.08
+    assert 0.1 <= elapsed < 0.3
+
+
+def test_async_client_runs_requests_concurrently():
+    async def main(url):
+        async with aiohttp.ClientSession() as session:
+            async def one(i):
+                async with session.get(f"{url}/users/{i}") as response:
+                    return await response.json()
+            start = time.perf_counter()
+            users = await asyncio.gather(*(one(i) for i in range(1, 11)))
+            return users, time.perf_counter() - start
+
+    with DemoAPI(latency=0.2) as api:
+        users, elapsed = asyncio.run(main(api.url))
+        assert api.stats.max_in_flight == 10
+        assert api.stats.requests == 10
+    assert [u["id"] for u in users] == list(range(1, 11))
+    assert elapsed < 0.6  # ten requests of 0.2 s, not 2 s
+
+
+def test_stop_frees_the_port_and_leaves_no_thread():
+    before = set(threading.enumerate())
+    api = DemoAPI(latency=0).start()
+    port = api.port
+    get_json(f"{api.url}/users/1")
+    api.stop()
+    assert set(threading.enumerate()) == before
+    with socket.socket() as sock:  # nothing listens there any more: it can be bound again
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not a listener
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/users/1", timeout=1)
+
+
+def test_restart_same_object_and_two_servers_at_once():
+    api = DemoAPI(latency=0)
+    for _ in range(2):
+        with api, DemoAPI(latency=0) as other:
+            assert api.port != other.port
+            assert get_json(f"{api.url}/users/3")["id"] == 3
+    assert not api.running
+    with pytest.raises(RuntimeError, match="not running"):
+        api.url  # noqa: B018
+
+
+def test_seeded_failures_are_reproducible_and_fail_ids_always_fail():
+    def outcomes(seed):
+        results = []
+        with DemoAPI(latency=0, fail_rate=0.3, seed=seed, fail_ids={5}) as api:
+            for i in list(USERS) * 2:
+                try:
+                    get_json(f"{api.url}/users/{i}")
+                    results.append("ok")
+                except urllib.error.HTTPError as err:
+                    err.close()
+                    assert err.code == 503
+                    results.append("fail")
+        return results
+
+    first = outcomes(seed=1)
+    assert first == outcomes(seed=1)
+    assert first != outcomes(seed=2)
+    assert first[4] == first[4 + len(USERS)] == "fail"  # user 5 always fails
+    assert 3 <= first.count("fail") <= 25
+
+
+def test_unknown_user_is_404_and_bad_delay_is_400():
+    with DemoAPI(latency=0) as api:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            get_json(f"{api.url}/users/999")
+        err.value.close()
+        assert err.value.code == 404
+        with pytest.raises(urllib.error.HTTPError) as err:
+            get_json(f"{api.url}/users/1?delay=soon")
+        err.value.close()
+        assert err.value.code == 400
+
+
+def test_wrong_arguments_say_what_to_do():
+    with pytest.raises(ValueError, match="latency is in seconds"):
+        DemoAPI(latency=-1)
+    with pytest.raises(ValueError, match="probability"):
+        DemoAPI(fail_rate=2)
+    with pytest.raises(ValueError, match="user ids from 1"):
+        DemoAPI(fail_ids={99})
+    with DemoAPI(latency=0) as api, pytest.raises(RuntimeError, match="already running"):
+        api.start()

@@ -1,0 +1,86 @@
+"""The maintainer tools: navigation is current, notebooks are clean, lint passes, and the
+learners' copy has no solutions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import hygiene
+import learner_copy
+import navigation
+import nbformat
+import pytest
+from conftest import ROOT
+
+from asynclab.course import NOTEBOOKS
+
+NOTEBOOK_FILES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_notebook_is_in_the_course_map():
+    planned = {nb.filename for nb in NOTEBOOKS}
+    assert {p.name for p in NOTEBOOK_FILES} <= planned
+
+
+def test_navigation_and_course_map_are_current():
+    assert navigation.stale() == [], "run `python tools/navigation.py` and commit the result"
+
+
+def test_navigation_check_sees_a_stale_notebook(tmp_path):
+    first = NOTEBOOK_FILES[0]
+    nb = nbformat.read(first, as_version=4)
+    nav = next(c for c in nb.cells if "navigation" in c.metadata.get("tags", []))
+    nav.source = "[Course index](../README.md) · stale"
+    notebook = next(n for n in NOTEBOOKS if n.filename == first.name)
+    assert navigation.apply_navigation(nb, notebook) is True
+    assert "mybinder.org/v2/gh/" in nav.source
+    assert "labpath=notebooks%2F" + first.name in nav.source
+
+
+def test_binder_links_come_from_the_one_repository_address():
+    url = navigation.repository_url()
+    owner_repo = url.removeprefix("https://github.com/")
+    readme = (ROOT / "README.md").read_text()
+    assert f"mybinder.org/v2/gh/{owner_repo}/HEAD?labpath=notebooks%2F00_start_here.ipynb" \
+        in readme
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=lambda p: p.name)
+def test_notebook_hygiene(path):
+    assert hygiene.problems(path) == []
+
+
+def test_hygiene_catches_problems(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "other"}
+    cell = nbformat.v4.new_code_cell("1/0", execution_count=2)
+    cell.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="",
+                                           traceback=[]),
+                    nbformat.v4.new_output("stream", text="saved in /home/ada/x.txt")]
+    nb.cells = [cell, nbformat.v4.new_code_cell("x", metadata={"tags": ["solution"]})]
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(nb, path)
+    found = "\n".join(hygiene.problems(path))
+    for expected in ("kernel spec", "not executed in order", "not tagged raises-exception",
+                     "local path", "not hidden"):
+        assert expected in found
+
+
+def test_learner_copy_removes_solutions(tmp_path):
+    out = tmp_path / "learners"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "learner_copy.py"), str(out)],
+                   check=True, capture_output=True)
+    for path in (out / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert not [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    original = nbformat.read(NOTEBOOK_FILES[0], as_version=4)
+    assert any("solution" in c.metadata.get("tags", []) for c in original.cells)
+    assert (out / "course.py").exists() and not (out / ".git").exists()
+    assert learner_copy.strip_solutions(out / "notebooks" / NOTEBOOK_FILES[0].name) == 0
+
+
+def test_ruff_is_clean():
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tools", "tests",
+                           "notebooks", "course.py"], cwd=ROOT, capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr

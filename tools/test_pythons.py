@@ -1,0 +1,117 @@
+"""Run the test suite on every supported Python (3.11, 3.12, 3.13) that this machine has.
+
+    python3 tools/test_pythons.py                  # every version found
+    python3 tools/test_pythons.py 3.12 3.13        # only these
+    python3 tools/test_pythons.py --require-all    # fail when a version is missing (CI)
+    python3 tools/test_pythons.py -- -x -q         # words after -- go to pytest
+
+For each version: find an interpreter (``python3.X`` on PATH, else pyenv's
+``~/.pyenv/versions/3.X.*``), create ``.venv-3.X`` next to the repository (gitignored), install
+``requirements.txt`` into it (skipped when the requirements did not change), then run
+``python -m pytest -m "not browser"``: every unit test and every notebook under nbval. The
+browser test is left out: it does not depend on the kernel's Python version and the README
+test command runs it once. A summary with times comes last; the exit status is 1 when any
+version failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VERSIONS = ("3.11", "3.12", "3.13")
+
+
+def find_python(version: str) -> Path | None:
+    """An interpreter that really is Python ``version`` (pyenv shims may point elsewhere)."""
+    candidates: list[Path] = []
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        candidates.append(Path(on_path))
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    if pyenv.is_dir():
+        found = sorted(pyenv.glob(f"{version}.*"),
+                       key=lambda p: [int(x) if x.isdigit() else -1 for x in p.name.split(".")])
+        candidates += [p / "bin" / "python3" for p in reversed(found)]
+    for candidate in candidates:
+        try:
+            out = subprocess.run([str(candidate), "-c",
+                                  "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0 and out.stdout.strip() == version:
+            return candidate
+    return None
+
+
+def venv_python(folder: Path) -> Path:
+    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def setup(version: str, interpreter: Path) -> Path:
+    """Create .venv-X.Y and install requirements.txt into it, unless already done."""
+    folder = ROOT / f".venv-{version}"
+    python = venv_python(folder)
+    if not python.exists():
+        subprocess.run([str(interpreter), "-m", "venv", str(folder)], check=True)
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    stamp = folder / ".course-requirements"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return python
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "install", "-r", "requirements.txt"], check=True, cwd=ROOT)
+    stamp.write_text(digest.hexdigest())
+    return python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("versions", nargs="*", default=list(VERSIONS))
+    parser.add_argument("--require-all", action="store_true",
+                        help="fail when one of the versions is not installed")
+    args, pytest_args = parser.parse_known_args()
+    pytest_args = [a for a in pytest_args if a != "--"]
+    rows: list[tuple[str, str, float, float]] = []
+    failed = False
+    for version in args.versions:
+        interpreter = find_python(version)
+        if interpreter is None:
+            rows.append((version, "not found", 0.0, 0.0))
+            failed |= args.require_all
+            continue
+        print(f"\n===== Python {version} ({interpreter})", flush=True)
+        start = time.perf_counter()
+        try:
+            python = setup(version, interpreter)
+        except subprocess.CalledProcessError:
+            rows.append((version, "set-up failed", time.perf_counter() - start, 0.0))
+            failed = True
+            continue
+        installed = time.perf_counter() - start
+        start = time.perf_counter()
+        code = subprocess.call([str(python), "-m", "pytest", "-m", "not browser", *pytest_args],
+                               cwd=ROOT)
+        tested = time.perf_counter() - start
+        rows.append((version, "passed" if code == 0 else f"FAILED (pytest exit {code})",
+                     installed, tested))
+        failed |= code != 0
+    print("\n===== summary")
+    print(f"{'python':<8}{'result':<26}{'set-up':>10}{'tests':>10}")
+    for version, result, installed, tested in rows:
+        print(f"{version:<8}{result:<26}{installed:>9.0f}s{tested:>9.0f}s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
