@@ -67,6 +67,6 @@ async def check_io_or_cpu(answers: Mapping[str, str]) -> str:
         if given not in ("io", "cpu"):
             fail(f"Answer 'io' or 'cpu' for {job!r}, not {answers[job]!r}.")
         if given != truth:
-            fail(f"{job!r} is {truth.upper()}-bound: {why}.")
+            fail(f"{job!r} is {truth.upper()}-bound, because {why}.")
     return ("All right. Async helps with the I/O-bound jobs; the CPU-bound ones need "
             "processes (notebook 15), not coroutines.")
