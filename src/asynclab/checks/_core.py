@@ -71,10 +71,12 @@ def require_callable(func: object, name: str, *, is_async: bool) -> None:
 
 
 async def call_learner(name: str, func: Callable[..., Any], *args: Any,
-                       time_limit: float = 5.0, **kwargs: Any) -> tuple[Any, float]:
+                       time_limit: float = 5.0, hint: str = "",
+                       **kwargs: Any) -> tuple[Any, float]:
     """Await ``func(*args, **kwargs)``, for at most ``time_limit`` s; return (result, seconds).
 
-    Exceptions from the learner's code become a one-line :class:`Problem`.
+    Exceptions from the learner's code become a one-line :class:`Problem`, followed by
+    ``hint`` when given.
     """
     start = time.perf_counter()
     try:
@@ -88,13 +90,18 @@ async def call_learner(name: str, func: Callable[..., Any], *args: Any,
     except Problem:
         raise
     except Exception as exc:
-        fail(f"{name} raised {type(exc).__name__}: {exc}")
+        status = getattr(exc, "status", None)  # aiohttp's error text holds the URL: keep it short
+        what = f"HTTP {status}" if isinstance(status, int) else str(exc)
+        fail(f"{name} raised {type(exc).__name__}: {what}. {hint}".strip())
     items = outcome if isinstance(outcome, list | tuple) else [outcome]
     pending = [item for item in items if inspect.isawaitable(item)]
     if pending:
-        for item in pending:
+        for item in pending:  # clean up what the learner left running, so nothing warns later
             if inspect.iscoroutine(item):
-                item.close()  # never run: close it so Python does not warn later
+                item.close()
+            elif asyncio.isfuture(item):
+                item.cancel()
+                await asyncio.gather(item, return_exceptions=True)
         what = "a list holding " if items is outcome else ""
         fail(f"{name} returned {what}{type(pending[0]).__name__} objects instead of values: "
              "a missing `await` somewhere?")

@@ -9,34 +9,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..servers import DemoAPI, user_record
-from ._core import checker, fail, require_callable
+from ._core import call_learner, checker, fail, require_callable
 
 __all__ = ["check_fetch_all_safe", "check_fetch_users", "check_process_as_completed"]
 
 _LATENCY = 0.15
 _IDS = [4, 1, 7, 2, 9, 5]
 _FAIL_IDS = {2, 5}
-
-
-async def _await_learner(name: str, func: Callable[..., Any], *args: Any,
-                         time_limit: float = 5.0, escaped: str = "") -> tuple[Any, float]:
-    """Await ``func(*args)``; an exception that escapes fails with ``escaped`` added."""
-    start = time.perf_counter()
-    try:
-        outcome = func(*args)
-        if inspect.isawaitable(outcome):
-            async with asyncio.timeout(time_limit):
-                outcome = await outcome
-    except TimeoutError:
-        fail(f"{name} did not finish within {time_limit:g} s: is something waiting forever?")
-    except Exception as exc:
-        fail(f"{name} raised {type(exc).__name__}: {exc}. {escaped}".strip())
-    if inspect.isawaitable(outcome):
-        if inspect.iscoroutine(outcome):
-            outcome.close()
-        fail(f"{name} returned a {type(outcome).__name__} object instead of a value: "
-             "a missing `await` somewhere?")
-    return outcome, time.perf_counter() - start
 
 
 @checker
@@ -47,7 +26,7 @@ async def check_fetch_users(fetch_users: Callable[..., Any]) -> str:
     expected = [user_record(i) for i in _IDS]
     sequential = len(_IDS) * _LATENCY
     with DemoAPI(latency=_LATENCY) as api:
-        result, elapsed = await _await_learner("fetch_users", fetch_users, api.url, list(_IDS))
+        result, elapsed = await call_learner("fetch_users", fetch_users, api.url, list(_IDS))
         overlap = api.stats.max_in_flight
     if not isinstance(result, list):
         fail(f"fetch_users returned {type(result).__name__}; return a list of user dicts.")
@@ -62,8 +41,8 @@ async def check_fetch_users(fetch_users: Callable[..., Any]) -> str:
              f"another takes about {sequential:.1f} s) and the server saw at most {overlap} at "
              "once. Build all the coroutines first, then await them together with "
              "asyncio.gather(*...).")
-    return (f"{len(_IDS)} users in order in {elapsed:.2f} s instead of about {sequential:.1f} s; "
-            f"the server saw {overlap} requests at once.")
+    return (f"{len(_IDS)} users in order in {elapsed:.2f} s instead of about {sequential:.1f} s: "
+            "the server had them in flight together.")
 
 
 @checker
@@ -72,9 +51,9 @@ async def check_fetch_all_safe(fetch_all_safe: Callable[..., Any]) -> str:
     exception object for a failed request. No exception escapes; the requests overlap."""
     require_callable(fetch_all_safe, "fetch_all_safe", is_async=True)
     with DemoAPI(latency=_LATENCY, fail_ids=_FAIL_IDS) as api:
-        result, elapsed = await _await_learner(
+        result, elapsed = await call_learner(
             "fetch_all_safe", fetch_all_safe, api.url, list(_IDS),
-            escaped="The first failure escaped from gather and the other results were lost: "
+            hint="The first failure escaped from gather and the other results were lost: "
                     "pass return_exceptions=True so gather returns the exceptions in the list.")
         overlap = api.stats.max_in_flight
         await asyncio.sleep(0)
@@ -122,7 +101,7 @@ async def check_process_as_completed(process_as_completed: Callable[..., Any]) -
 
     coros: list[Coroutine[Any, Any, str]] = [job(label, s) for label, s in _JOBS]
     try:
-        _, elapsed = await _await_learner("process_as_completed", process_as_completed,
+        _, elapsed = await call_learner("process_as_completed", process_as_completed,
                                           list(coros), on_result)
     finally:
         for coro in coros:

@@ -1,0 +1,52 @@
+"""The documents around the notebooks agree with the notebooks: the README's two commands,
+the anatomy of every notebook, and the instructor guide's minutes."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from asynclab.course import NOTEBOOKS
+
+EXISTING = [nb for nb in NOTEBOOKS if (ROOT / "notebooks" / nb.filename).exists()]
+TIME = re.compile(r"\*\*Time:\*\* (\d+) min teaching · (\d+) min exercises")
+
+
+def _markdown(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_readme_has_exactly_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    start = readme[:readme.index("## The course map")]
+    blocks = re.findall(r"```bash\n(.*?)```", start, re.S)
+    assert [b.strip() for b in blocks] == ["python3 course.py lab", "python3 course.py test"]
+
+
+@pytest.mark.parametrize("notebook", EXISTING, ids=lambda n: n.filename)
+def test_notebook_anatomy(notebook):
+    nb = nbformat.read(ROOT / "notebooks" / notebook.filename, as_version=4)
+    text = _markdown(nb)
+    assert nb.cells[0].metadata.get("tags") == ["navigation"]
+    assert nb.cells[1].source.startswith(f"# {notebook.number:02d} · ")
+    assert "**You will learn**" in text and "**Prerequisites:**" in text
+    assert TIME.search(text), "needs '**Time:** N min teaching · N min exercises'"
+    assert "## Key points" in text
+    exercises = len(re.findall(r"^### Exercise \d", text, re.M))
+    solutions = sum("solution" in c.metadata.get("tags", []) for c in nb.cells)
+    assert exercises >= 2 and solutions >= exercises
+    checks = sum("await check_" in c.source for c in nb.cells if c.cell_type == "code")
+    assert checks >= 2 * exercises  # the stub's check and the solution's check
+
+
+@pytest.mark.parametrize("notebook", EXISTING, ids=lambda n: n.filename)
+def test_instructor_guide_has_the_notebooks_minutes(notebook):
+    nb = nbformat.read(ROOT / "notebooks" / notebook.filename, as_version=4)
+    teach, practise = TIME.search(_markdown(nb)).groups()
+    guide = (ROOT / "instructors" / "README.md").read_text()
+    heading = (f"### {notebook.number:02d} · {notebook.title}: {teach} min teaching · "
+               f"{practise} min exercises")
+    assert heading in guide
