@@ -57,13 +57,15 @@ def test_hygiene_catches_problems(tmp_path):
     cell = nbformat.v4.new_code_cell("1/0", execution_count=2)
     cell.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="",
                                            traceback=[]),
-                    nbformat.v4.new_output("stream", text="saved in /home/ada/x.txt")]
+                    nbformat.v4.new_output("stream", text="saved in /home/ada/x.txt"),
+                    nbformat.v4.new_output("stream", name="stderr",
+                                           text="ResourceWarning: unclosed <socket>")]
     nb.cells = [cell, nbformat.v4.new_code_cell("x", metadata={"tags": ["solution"]})]
     path = tmp_path / "bad.ipynb"
     nbformat.write(nb, path)
     found = "\n".join(hygiene.problems(path))
     for expected in ("kernel spec", "not executed in order", "not tagged raises-exception",
-                     "local path", "not hidden"):
+                     "local path", "not hidden", "writes to stderr"):
         assert expected in found
 
 

@@ -3,8 +3,9 @@
     python tools/hygiene.py            # check every notebook; exit 1 on problems
 
 Checks: every code cell executed, in order, from 1 (one fresh kernel); no error output except
-in cells tagged ``raises-exception``; no absolute paths or user names in outputs; the one
-kernel spec (``python3``); solution cells hidden and tagged.
+in cells tagged ``raises-exception``; nothing on stderr (where warnings, unclosed resources and
+lost tasks show up); no absolute paths or user names in outputs; the one kernel spec
+(``python3``); solution cells hidden and tagged.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def problems(path: Path) -> list[str]:
             if output.get("output_type") == "error" and "raises-exception" not in tags:
                 found.append(f"code cell {number} shows an error but is not tagged "
                              "raises-exception")
+            if output.get("name") == "stderr":
+                found.append(f"code cell {number} writes to stderr (a warning, an unclosed "
+                             "resource, a lost task?): fix it, or capture and print it")
             text = _output_text(output)
             if match := _PATHS.search(text):
                 found.append(f"code cell {number} output shows a local path ({match.group(0)!r})")
