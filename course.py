@@ -14,27 +14,38 @@ import hashlib
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-STAMP = VENV / ".course-requirements"
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
 
 
-def venv_bin(name: str) -> Path:
-    """Path of an executable inside .venv (bin/ on Linux and macOS, Scripts\\ on Windows)."""
-    folder = VENV / ("Scripts" if os.name == "nt" else "bin")
+def venv_bin(name: str, venv: Path = VENV) -> Path:
+    """Path of an executable inside a venv (bin/ on Linux and macOS, Scripts\\ on Windows)."""
+    folder = venv / ("Scripts" if os.name == "nt" else "bin")
     return folder / (name + (".exe" if os.name == "nt" else ""))
 
 
-def requirements_hash() -> str:
-    digest = hashlib.sha256()
+def ensure_venv(venv: Path, interpreter: str) -> Path:
+    """Create ``venv`` with ``interpreter`` and install requirements.txt into it, unless that
+    is already done for the current requirements; return the venv's python."""
+    python = venv_bin("python", venv)
+    if not python.exists():
+        print(f"Creating the virtual environment {venv} ...", flush=True)
+        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+    digest = hashlib.sha256(interpreter.encode())
     for name in ("requirements.txt", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
-    digest.update(sys.version.encode())
-    return digest.hexdigest()
+    stamp = venv / ".course-requirements"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return python
+    print("Installing the course's packages (a few minutes the first time) ...", flush=True)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "install", "--quiet", "-r", "requirements.txt"], check=True, cwd=ROOT)
+    stamp.write_text(digest.hexdigest())
+    return python
 
 
 def setup() -> None:
@@ -42,17 +53,7 @@ def setup() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 (this file must explain itself on old Pythons)
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}. "
                  "Run this file with a newer python3.")
-    if not venv_bin("python").exists():
-        print(f"Creating the virtual environment {VENV} ...", flush=True)
-        venv.create(VENV, with_pip=True)
-    wanted = requirements_hash()
-    if STAMP.exists() and STAMP.read_text() == wanted:
-        return
-    print("Installing the course's packages (a few minutes the first time) ...", flush=True)
-    pip = [str(venv_bin("python")), "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run([*pip, "install", "--quiet", "-r", "requirements.txt"], check=True, cwd=ROOT)
-    STAMP.write_text(wanted)
+    ensure_venv(VENV, sys.executable)
 
 
 def lab(extra: list[str]) -> int:

@@ -17,7 +17,6 @@ version failed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import course  # noqa: E402  (the README's set-up, reused: one way to build a venv)
+
 VERSIONS = ("3.11", "3.12", "3.13")
 
 
@@ -52,29 +54,6 @@ def find_python(version: str) -> Path | None:
     return None
 
 
-def venv_python(folder: Path) -> Path:
-    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def setup(version: str, interpreter: Path) -> Path:
-    """Create .venv-X.Y and install requirements.txt into it, unless already done."""
-    folder = ROOT / f".venv-{version}"
-    python = venv_python(folder)
-    if not python.exists():
-        subprocess.run([str(interpreter), "-m", "venv", str(folder)], check=True)
-    digest = hashlib.sha256()
-    for name in ("requirements.txt", "pyproject.toml"):
-        digest.update((ROOT / name).read_bytes())
-    stamp = folder / ".course-requirements"
-    if stamp.exists() and stamp.read_text() == digest.hexdigest():
-        return python
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run([*pip, "install", "-r", "requirements.txt"], check=True, cwd=ROOT)
-    stamp.write_text(digest.hexdigest())
-    return python
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("versions", nargs="*", default=list(VERSIONS))
@@ -93,7 +72,7 @@ def main() -> int:
         print(f"\n===== Python {version} ({interpreter})", flush=True)
         start = time.perf_counter()
         try:
-            python = setup(version, interpreter)
+            python = course.ensure_venv(ROOT / f".venv-{version}", str(interpreter))
         except subprocess.CalledProcessError:
             rows.append((version, "set-up failed", time.perf_counter() - start, 0.0))
             failed = True

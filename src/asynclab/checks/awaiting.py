@@ -120,7 +120,9 @@ async def check_crunch(crunch: Callable[[int], Any]) -> str:
     if result != expected:
         fail(f"crunch({n}) returned {result!r}; expected {expected} (the sum of i*i).")
     during = sum(1 for t in beats if start < t < end)
-    if during < 3 or lag.max_lag > _MAX_LAG:
+    # The heartbeat count is what tells a loop that yields from one that does not; the lag
+    # bound is looser than _MAX_LAG so that a busy machine does not fail a right answer.
+    if during < 3 or lag.max_lag > 3 * _MAX_LAG:
         fail(f"The sum is right, but crunch kept the loop to itself: in {elapsed:.2f} s a "
              f"heartbeat task ran {during} time(s) and was up to {lag.max_lag * 1000:.0f} ms "
              "late. Add `await asyncio.sleep(0)` inside the loop, every few thousand numbers "
