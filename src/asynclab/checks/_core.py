@@ -4,10 +4,12 @@ calling the learner's code safely (not async? raised? hung?)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, ParamSpec
 
@@ -70,6 +72,49 @@ def require_callable(func: object, name: str, *, is_async: bool) -> None:
         fail(f"{name} should be a plain function here: define it with `def`, not `async def`.")
 
 
+_LEARNER_CALL: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "_LEARNER_CALL", default=None)
+
+
+@contextlib.asynccontextmanager
+async def _cleaning_up_tasks() -> AsyncIterator[None]:
+    """Record the tasks that the learner's code creates (directly or from its own tasks) and,
+    at the end, cancel those still running and retrieve every outcome.
+
+    A wrong answer can leave tasks behind (a plain ``gather`` that failed keeps its other
+    children running); they must not go on running, or warn later, in the learner's
+    notebook. Only tasks created in the learner's call are touched: a task factory notes
+    them by a context variable that tasks inherit, so the kernel's own tasks are left alone.
+    """
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+    marker = object()
+    created: list[asyncio.Future[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        task = previous(loop, coro, **kwargs) if previous else asyncio.Task(coro, loop=loop,
+                                                                              **kwargs)
+        if _LEARNER_CALL.get() is marker:
+            created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    token = _LEARNER_CALL.set(marker)
+    try:
+        yield
+    finally:
+        _LEARNER_CALL.reset(token)
+        loop.set_task_factory(previous)
+        leftovers = [task for task in created if not task.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=2)
+        for task in created:
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: no "Task exception was never retrieved" later
+
+
 async def call_learner(name: str, func: Callable[..., Any], *args: Any,
                        time_limit: float = 5.0, hint: str = "",
                        **kwargs: Any) -> tuple[Any, float]:
@@ -80,10 +125,12 @@ async def call_learner(name: str, func: Callable[..., Any], *args: Any,
     """
     start = time.perf_counter()
     try:
-        outcome = func(*args, **kwargs)
-        if inspect.isawaitable(outcome):
-            async with asyncio.timeout(time_limit):
-                outcome = await outcome
+        async with _cleaning_up_tasks():
+            outcome = func(*args, **kwargs)
+            if inspect.isawaitable(outcome):
+                async with asyncio.timeout(time_limit):
+                    outcome = await outcome
+            elapsed = time.perf_counter() - start  # before any clean-up
     except TimeoutError:
         fail(f"{name} did not finish within {time_limit:g} s: is something waiting forever, "
              "or running one step after another?")
@@ -105,4 +152,4 @@ async def call_learner(name: str, func: Callable[..., Any], *args: Any,
         what = "a list holding " if items is outcome else ""
         fail(f"{name} returned {what}{type(pending[0]).__name__} objects instead of values: "
              "a missing `await` somewhere?")
-    return outcome, time.perf_counter() - start
+    return outcome, elapsed
