@@ -90,8 +90,11 @@ class LagMonitor:
             raise ValueError("no heartbeats recorded: use `async with LagMonitor() as lag:` "
                              "around the code to measure, then call lag.plot()")
         fig, ax = plt.subplots(figsize=(8, 2.6))
-        ax.plot([t.at for t in self.ticks], [t.lag * 1000 for t in self.ticks],
-                marker=".", linewidth=1)
+        at = [t.at for t in self.ticks]
+        late = [t.lag * 1000 for t in self.ticks]
+        # One stem per heartbeat; no line between them: a gap means no heartbeat ran at all.
+        ax.vlines(at, 0, late, linewidth=1)
+        ax.plot(at, late, marker=".", linestyle="none")
         ax.set_xlabel("seconds")
         ax.set_ylabel("lateness (ms)")
         ax.set_title(f"{title} (worst {self.max_lag * 1000:.0f} ms)")
