@@ -4,6 +4,7 @@ left behind, failures reproducible by seed, wrong arguments explained."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import threading
@@ -122,3 +123,33 @@ def test_wrong_arguments_say_what_to_do():
         DemoAPI(fail_ids={99})
     with DemoAPI(latency=0) as api, pytest.raises(RuntimeError, match="already running"):
         api.start()
+
+
+def _connect_until(address: tuple[str, int], stop: threading.Event) -> None:
+    """Open connections to ``address`` until ``stop`` is set or the server stops listening."""
+    clients = []
+    while not stop.is_set() and len(clients) < 200:
+        try:
+            clients.append(socket.create_connection(address, timeout=0.2))
+        except OSError:  # refused or timed out: the server has stopped listening
+            break
+    for client in clients:
+        client.close()
+
+
+def test_stopping_while_clients_connect_leaves_no_unclosed_socket():
+    """Clients that connect at the very moment the server stops (a learner's cancelled
+    requests, say) must not leave half-made connections behind: asyncio would drop them
+    unclosed, and the ResourceWarning (an error here, see pyproject.toml) would surface at
+    the next garbage collection, in another test or another cell. Without the fix in
+    BackgroundServer._stop_accepting this fails in almost every run."""
+    for _ in range(15):
+        api = DemoAPI(latency=0).start()
+        stop = threading.Event()
+        thread = threading.Thread(target=_connect_until, args=(("127.0.0.1", api.port), stop))
+        thread.start()
+        time.sleep(0.02)
+        api.stop()
+        stop.set()
+        thread.join()
+        gc.collect()

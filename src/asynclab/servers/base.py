@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import socket
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -139,13 +140,17 @@ class BackgroundServer:
         app.middlewares.insert(0, self._middleware)
         app_runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                    shutdown_timeout=0.5)
+        listener: socket.socket | None = None
         try:
             await app_runner.setup()
-            site = web.TCPSite(app_runner, self.host, 0)
-            await site.start()
-            self.port = app_runner.addresses[0][1]
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, 0), family=family)
+            await web.SockSite(app_runner, listener).start()
+            self.port = listener.getsockname()[1]
         except BaseException as exc:  # report any start-up failure to start()
             self._error = exc
+            if listener is not None:
+                listener.close()
             await app_runner.cleanup()
             self._ready.set()
             return
@@ -153,7 +158,24 @@ class BackgroundServer:
         try:
             await self._stop_event.wait()
         finally:
+            await self._stop_accepting(listener)
             await app_runner.cleanup()
+
+    @staticmethod
+    async def _stop_accepting(listener: socket.socket) -> None:
+        """Accept no new connection, and let those already accepted reach aiohttp, so that
+        its clean-up closes them too.
+
+        Closing an asyncio server while a connection it just accepted is still being set up
+        drops that connection without closing it (asyncio's ``Server._attach`` asserts the
+        server is open and the error is swallowed): an "unclosed transport" ResourceWarning
+        later. It happened when a client connected at the moment the server stopped
+        (measured: 2 to 4 stops in 100 of the gather check with a plain gather, on Python 3.11
+        and 3.13; CI failed on it once).
+        """
+        asyncio.get_running_loop().remove_reader(listener.fileno())
+        for _ in range(2):  # one step to create the transport, one for connection_made
+            await asyncio.sleep(0)
 
     @web.middleware
     async def _middleware(self, request: web.Request,
