@@ -50,3 +50,25 @@ def test_instructor_guide_has_the_notebooks_minutes(notebook):
     heading = (f"### {notebook.number:02d} · {notebook.title}: {teach} min teaching · "
                f"{practise} min exercises")
     assert heading in guide
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _documents():
+    """(path, Markdown text) of every notebook's Markdown cells and every README."""
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        yield path, _markdown(nbformat.read(path, as_version=4))
+    for path in [ROOT / "README.md", *sorted(ROOT.glob("*/README.md"))]:
+        yield path, path.read_text()
+
+
+def test_relative_links_point_to_files_that_exist():
+    broken = []
+    for path, text in _documents():
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue  # a web address or an anchor in the same page
+            if not (path.parent / target.split("#")[0]).exists():
+                broken.append(f"{path.relative_to(ROOT)}: {target}")
+    assert not broken, "links to missing files (a notebook not written yet?): " + ", ".join(broken)
