@@ -72,3 +72,24 @@ def test_relative_links_point_to_files_that_exist():
             if not (path.parent / target.split("#")[0]).exists():
                 broken.append(f"{path.relative_to(ROOT)}: {target}")
     assert not broken, "links to missing files (a notebook not written yet?): " + ", ".join(broken)
+
+
+def test_half_day_schedule_adds_up():
+    """Each row of the instructor guide's half-day table starts when the one before ends, and
+    a notebook's row gives the minutes printed at the top of that notebook."""
+    guide = (ROOT / "instructors" / "README.md").read_text()
+    table = guide[guide.index("### Half day"):guide.index("### Full day")]
+    rows = re.findall(r"^\| (\d+):(\d\d) \| ([^|]*?) \|\s*([^|]*?)\s*\|$", table, re.M)
+    assert rows and rows[-1][2] == "end", "the table ends with an 'end' row"
+    minutes = {nb.number: TIME.search(_markdown(nbformat.read(ROOT / "notebooks" / nb.filename,
+                                                              as_version=4))).groups()
+               for nb in EXISTING}
+    clock = 0
+    for hours, mins, what, length in rows:
+        assert int(hours) * 60 + int(mins) == clock, f"{what!r} should start at {clock} min"
+        if number := re.match(r"(\d\d) ", what):
+            teach, practise = minutes[int(number.group(1))]
+            assert length == f"{teach} + {practise}", f"{what!r}: the notebook says {teach} + " \
+                                                      f"{practise}"
+        if what != "end":
+            clock += sum(int(n) for n in re.findall(r"\d+", length))
