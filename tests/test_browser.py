@@ -39,8 +39,9 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# $COURSE_BROWSER_NOTEBOOKS runs the test on another folder (used to prove that it fails on
-# a broken notebook); $COURSE_BROWSER_TIMEOUT changes the time limit per notebook.
+# $COURSE_BROWSER_NOTEBOOKS runs the test on another folder (tests/test_browser_can_fail.py
+# uses it to prove that the test fails on broken notebooks); $COURSE_BROWSER_TIMEOUT changes
+# the time limit per notebook.
 NOTEBOOK_DIR = Path(os.environ.get("COURSE_BROWSER_NOTEBOOKS") or ROOT / "notebooks")
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

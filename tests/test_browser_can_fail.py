@@ -1,0 +1,97 @@
+"""The browser test can fail, and sees what nbval cannot.
+
+Three small notebooks go through the browser test (tests/test_browser.py, in a subprocess):
+
+- ``97_nest_asyncio2``: the maintained fork, a nested ``asyncio.run()``, then more cells.
+  It must pass: the fork does not break Run All (what notebook 02 says).
+- ``98_nest_asyncio_hang``: the same with the archived ``nest_asyncio`` 1.6.0. Under Run All
+  with ipykernel 7 the cells after the nested run stay at ``[*]`` while the kernel says
+  idle. The browser test must fail and say so, while nbval passes the same notebook.
+- ``99_broken_on_purpose``: a cell that raises (untagged) before a cell with a figure. The
+  browser test must name the error, the cell that never ran and the figure not drawn.
+
+The archived package is installed into a temporary folder on ``PYTHONPATH`` for the subprocess
+only: it never enters the learners' environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from test_browser import ARTIFACTS, find_chromium
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+# A 1x1 PNG: the stored output that says "this cell shows a figure".
+PIXEL = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)).decode()
+
+pytestmark = pytest.mark.browser
+
+
+def notebook(*sources: str, figure_at: int | None = None) -> nbformat.NotebookNode:
+    """A notebook of code cells, stored as if run once in order (cell ``figure_at`` with a
+    figure in its output)."""
+    cells = [new_code_cell(source, execution_count=i + 1) for i, source in enumerate(sources)]
+    if figure_at is not None:
+        cells[figure_at].outputs = [new_output("display_data", data={"image/png": PIXEL})]
+    return new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
+
+
+def nested_run(module: str) -> nbformat.NotebookNode:
+    return notebook(
+        f"import asyncio\nimport {module}\n{module}.apply()",
+        "async def answer():\n    await asyncio.sleep(0.01)\n    return 42\n\n"
+        "asyncio.run(answer())",
+        "print('after the nested run')",
+        "print('the end')",
+    )
+
+
+def test_browser_test_fails_on_broken_notebooks_and_sees_the_hang(tmp_path: Path) -> None:
+    if find_chromium() is None:
+        pytest.skip("browser test skipped: Chromium not found")
+    archived = tmp_path / "archived"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", "--target", str(archived),
+                              "nest_asyncio==1.6.0"], capture_output=True, text=True, timeout=300)
+    if install.returncode != 0:
+        pytest.skip(f"could not install the archived nest_asyncio 1.6.0: {install.stderr[-300:]}")
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    nbformat.write(nested_run("nest_asyncio2"), books / "97_nest_asyncio2.ipynb")
+    nbformat.write(nested_run("nest_asyncio"), books / "98_nest_asyncio_hang.ipynb")
+    nbformat.write(notebook("print('fine')", "raise ValueError('broken on purpose')",
+                            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()",
+                            figure_at=2), books / "99_broken_on_purpose.ipynb")
+    env = {**os.environ, "PYTHONPATH": str(archived), "COURSE_BROWSER_NOTEBOOKS": str(books),
+           "COURSE_BROWSER_TIMEOUT": "20"}
+
+    # nbval sends the cells one by one and sees nothing wrong with the hanging notebook.
+    nbval = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "-c", os.devnull, "--rootdir", str(tmp_path), "--nbval-lax",
+                            str(books / "98_nest_asyncio_hang.ipynb")],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert nbval.returncode == 0 and "4 passed" in nbval.stdout, nbval.stdout[-2000:]
+
+    browser = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              "-m", "browser", "tests/test_browser.py"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    report = browser.stdout + browser.stderr
+    tail = report[-4000:]
+    assert browser.returncode == 1 and "2 failed, 1 passed" in report, tail
+    assert "FAILED tests/test_browser.py::test_run_all_in_jupyterlab[97" not in report, tail
+    assert "cell 2: still waits at [*]" in report, tail
+    assert "while cells still wait: the hang nbval cannot see" in report, tail
+    assert "cell 1: shows an error: ValueError: broken on purpose" in report, tail
+    assert "cell 2: never ran, should show a figure but none was drawn" in report, tail
+    assert (ARTIFACTS / "98_nest_asyncio_hang.png").stat().st_size > 0
