@@ -8,10 +8,10 @@
 For each version: find an interpreter (``python3.X`` on PATH, else pyenv's
 ``~/.pyenv/versions/3.X.*``), create ``.venv-3.X`` next to the repository (gitignored), install
 ``requirements.txt`` into it (skipped when the requirements did not change), then run
-``python -m pytest -m "not browser"``: every unit test and every notebook under nbval. The
-browser test is left out: it does not depend on the kernel's Python version and the README
-test command runs it once. A summary with times comes last; the exit status is 1 when any
-version failed.
+``python -m pytest -m "not browser and not slow"``: every unit test and every notebook under
+nbval. The browser test and the second runs of every notebook (``slow``) are left out, to keep
+CI within minutes: the README test command runs them once. A summary with times comes last;
+the exit status is 1 when any version failed.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def main() -> int:
             continue
         installed = time.perf_counter() - start
         start = time.perf_counter()
-        code = subprocess.call([str(python), "-m", "pytest", "-m", "not browser", *pytest_args],
+        code = subprocess.call([str(python), "-m", "pytest", "-m", "not browser and not slow",
+                                *pytest_args],
                                cwd=ROOT)
         tested = time.perf_counter() - start
         rows.append((version, "passed" if code == 0 else f"FAILED (pytest exit {code})",
