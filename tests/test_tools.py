@@ -86,3 +86,12 @@ def test_ruff_is_clean():
     ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tools", "tests",
                            "notebooks", "course.py"], cwd=ROOT, capture_output=True, text=True)
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+
+
+def test_test_pythons_passes_words_after_double_dash_to_pytest():
+    from test_pythons import split_arguments
+
+    assert split_arguments(["3.13", "--", "-x", "-k", "gather"]) == (["3.13"], ["-x", "-k",
+                                                                                "gather"])
+    assert split_arguments(["3.12"]) == (["3.12"], [])
+    assert split_arguments(["--", "-q"]) == ([], ["-q"])

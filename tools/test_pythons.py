@@ -54,13 +54,23 @@ def find_python(version: str) -> Path | None:
     return None
 
 
-def main() -> int:
+def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """This tool's words, and the words after ``--`` that go to pytest. (argparse alone would
+    take ``-- -x`` as one more version called ``-x``.)"""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    return argv[:cut], argv[cut + 1:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ours, pytest_args = split_arguments(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("versions", nargs="*", default=list(VERSIONS))
     parser.add_argument("--require-all", action="store_true",
                         help="fail when one of the versions is not installed")
-    args, pytest_args = parser.parse_known_args()
-    pytest_args = [a for a in pytest_args if a != "--"]
+    args = parser.parse_args(ours)
+    if unknown := [v for v in args.versions if v not in VERSIONS]:
+        parser.error(f"supported versions are {', '.join(VERSIONS)}; got {', '.join(unknown)} "
+                     "(words for pytest go after --)")
     rows: list[tuple[str, str, float, float]] = []
     failed = False
     for version in args.versions:
