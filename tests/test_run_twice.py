@@ -1,0 +1,64 @@
+"""Every notebook runs twice in a row in one kernel, as a learner who clicks Run All again
+does, and leaves nothing behind: no error, nothing on stderr (ResourceWarnings and asyncio's
+"Task was destroyed but it is pending" print there, so the kernel shows every
+ResourceWarning), no course server still running, no server thread alive.
+
+Slow (every notebook twice): the README's test command runs it; tools/test_pythons.py and
+tools/pin_binder.py leave it out with ``-m "not browser and not slow"``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+PROBE = """\
+import gc, threading
+from asynclab.servers.base import _RUNNING
+gc.collect()
+print("servers running:", len(_RUNNING))
+print("server threads:", sorted(t.name for t in threading.enumerate()
+                                if t.name.endswith("-thread")))
+"""
+
+pytestmark = pytest.mark.slow
+
+
+def _stderr(cell: nbformat.NotebookNode) -> str:
+    return "".join(out.get("text", "") for out in cell.get("outputs", [])
+                   if out.get("output_type") == "stream" and out.get("name") == "stderr")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_twice_in_one_kernel_and_cleans_up(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    problems: list[str] = []
+    env = {**os.environ, "PYTHONWARNINGS": "always::ResourceWarning"}
+    with client.setup_kernel(env=env):
+        for run in (1, 2):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                cell.outputs = []
+                client.execute_cell(cell, index)  # raises on an error, unless tagged
+                if err := _stderr(cell):
+                    problems.append(f"run {run}, cell {index} wrote to stderr: {err[:300]}")
+        probe = new_code_cell(PROBE)
+        nb.cells.append(probe)
+        client.execute_cell(probe, len(nb.cells) - 1)
+    text = "".join(out.get("text", "") for out in probe.outputs)
+    if _stderr(probe):
+        problems.append(f"after two runs, garbage collection reported: {_stderr(probe)[:300]}")
+    if "servers running: 0\nserver threads: []" not in text:
+        problems.append(f"after two runs: {text.strip()}")
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
