@@ -25,10 +25,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
+from run_notebooks import KERNELSPEC
 from test_browser import ARTIFACTS, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 # A 1x1 PNG: the stored output that says "this cell shows a figure".
 PIXEL = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -44,7 +44,7 @@ def notebook(*sources: str, figure_at: int | None = None) -> nbformat.NotebookNo
     cells = [new_code_cell(source, execution_count=i + 1) for i, source in enumerate(sources)]
     if figure_at is not None:
         cells[figure_at].outputs = [new_output("display_data", data={"image/png": PIXEL})]
-    return new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
+    return new_notebook(cells=cells, metadata={"kernelspec": dict(KERNELSPEC)})
 
 
 def nested_run(module: str) -> nbformat.NotebookNode:
