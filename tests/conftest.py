@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +19,17 @@ def _collect_garbage_after_each_test():
     (as an error: see filterwarnings in pyproject.toml) against the test that leaked it."""
     yield
     gc.collect()
+
+
+#: How many times each reference answer must pass while the machine is loaded.
+LOAD_RUNS = 20
+
+
+@pytest.fixture
+def under_load():
+    """Two processes that keep the CPUs busy in bursts while the test runs (tests/loadgen.py).
+    Tests that use it are marked ``load``: they run on their own, never beside other tests."""
+    from loadgen import cpu_load
+
+    with cpu_load():
+        yield

@@ -10,12 +10,15 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, ParamSpec
+
+from .blocking import describe, watching_blocking_calls
 
 P = ParamSpec("P")
 
-__all__ = ["CheckResult", "Problem", "call_learner", "checker", "fail", "require_callable"]
+__all__ = ["CheckResult", "Outcome", "Problem", "blocking_message", "call_learner", "checker",
+           "fail", "require_callable", "run_learner"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ _LEARNER_CALL: contextvars.ContextVar[object | None] = contextvars.ContextVar(
 
 
 @contextlib.asynccontextmanager
-async def _cleaning_up_tasks() -> AsyncIterator[None]:
+async def _cleaning_up_tasks(cancel_leftovers: bool = True) -> AsyncIterator[None]:
     """Record the tasks that the learner's code creates (directly or from its own tasks) and,
     at the end, cancel those still running and retrieve every outcome.
 
@@ -105,7 +108,7 @@ async def _cleaning_up_tasks() -> AsyncIterator[None]:
     finally:
         _LEARNER_CALL.reset(token)
         loop.set_task_factory(previous)
-        leftovers = [task for task in created if not task.done()]
+        leftovers = [task for task in created if not task.done()] if cancel_leftovers else []
         for task in leftovers:
             task.cancel()
         if leftovers:
@@ -115,41 +118,97 @@ async def _cleaning_up_tasks() -> AsyncIterator[None]:
                 task.exception()  # retrieved: no "Task exception was never retrieved" later
 
 
-async def call_learner(name: str, func: Callable[..., Any], *args: Any,
-                       time_limit: float = 5.0, hint: str = "",
-                       **kwargs: Any) -> tuple[Any, float]:
-    """Await ``func(*args, **kwargs)``, for at most ``time_limit`` s; return (result, seconds).
+@dataclass
+class Outcome:
+    """What happened when the learner's function was called (see :func:`run_learner`)."""
 
-    Exceptions from the learner's code become a one-line :class:`Problem`, followed by
-    ``hint`` when given.
+    value: Any = None
+    #: The exception the learner's code raised (a timeout of the check itself is not one).
+    error: BaseException | None = None
+    elapsed: float = 0.0
+    #: True when the call was stopped because it ran longer than the time limit.
+    timed_out: bool = False
+    #: The blocking calls it made on the event loop's thread (blockbuster's names).
+    blocking: list[str] = field(default_factory=list)
+    #: Type name of the un-awaited coroutine/future it returned (a missing ``await``), or "".
+    unawaited: str = ""
+
+
+async def run_learner(func: Callable[..., Any], *args: Any, time_limit: float = 5.0,
+                      cancel_leftover_tasks: bool = True, **kwargs: Any) -> Outcome:
+    """Call the learner's ``func(*args, **kwargs)`` and await the result if it is awaitable,
+    for at most ``time_limit`` seconds. Never raises for the learner's mistakes: they are in the
+    returned :class:`Outcome`.
+
+    While it runs, blocking calls on the event loop's thread are caught by name
+    (:mod:`.blocking`); afterwards the tasks it created and left running are cancelled (unless
+    ``cancel_leftover_tasks`` is False: a check of background tasks waits for them itself), and
+    un-awaited coroutines it returned are closed, so nothing runs on or warns later in the
+    learner's notebook.
     """
-    start = time.perf_counter()
-    try:
-        async with _cleaning_up_tasks():
-            outcome = func(*args, **kwargs)
-            if inspect.isawaitable(outcome):
-                async with asyncio.timeout(time_limit):
-                    outcome = await outcome
-            elapsed = time.perf_counter() - start  # before any clean-up
-    except TimeoutError:
+    outcome = Outcome()
+    with watching_blocking_calls() as outcome.blocking:
+        start = time.perf_counter()
+        try:
+            async with _cleaning_up_tasks(cancel_leftover_tasks):
+                value = func(*args, **kwargs)
+                if inspect.isawaitable(value):
+                    limit = asyncio.timeout(time_limit)
+                    try:
+                        async with limit:
+                            value = await value
+                    except TimeoutError:
+                        if not limit.expired():
+                            raise  # the learner's own TimeoutError
+                        outcome.timed_out = True
+                outcome.value = value
+                outcome.elapsed = time.perf_counter() - start  # before any clean-up
+        except Exception as exc:  # CancelledError and KeyboardInterrupt go through
+            outcome.error = exc
+            outcome.elapsed = time.perf_counter() - start
+    items = outcome.value if isinstance(outcome.value, list | tuple) else [outcome.value]
+    pending = [item for item in items if inspect.isawaitable(item)]
+    for item in pending:  # clean up what the learner left unawaited, so nothing warns later
+        if inspect.iscoroutine(item):
+            item.close()
+        elif asyncio.isfuture(item):
+            item.cancel()
+            await asyncio.gather(item, return_exceptions=True)
+    if pending:
+        outcome.unawaited = type(pending[0]).__name__
+    return outcome
+
+
+def blocking_message(name: str, calls: list[str], see: str = "") -> str:
+    """The ❌ sentence for blocking calls made on the event loop's thread."""
+    where = f" ({see})" if see else ""
+    return (f"{name} called {describe(calls)} on the event loop's thread: while that call "
+            f"waited, no other task could run{where}.")
+
+
+async def call_learner(name: str, func: Callable[..., Any], *args: Any,
+                       time_limit: float = 5.0, hint: str = "", see: str = "",
+                       **kwargs: Any) -> tuple[Any, float]:
+    """Await ``func(*args, **kwargs)`` with :func:`run_learner`; return (result, seconds).
+
+    Fails the check with one plain sentence when the learner's code made a blocking call on the
+    event loop's thread, raised (followed by ``hint`` when given), ran past ``time_limit`` or
+    returned un-awaited coroutines. ``see`` names the section that teaches the point
+    (e.g. "section 4 shows why").
+    """
+    outcome = await run_learner(func, *args, time_limit=time_limit, **kwargs)
+    if outcome.blocking:
+        fail(blocking_message(name, outcome.blocking, see))
+    if outcome.timed_out:
         fail(f"{name} did not finish within {time_limit:g} s: is something waiting forever, "
              "or running one step after another?")
-    except Problem:
-        raise
-    except Exception as exc:
+    if outcome.error is not None:
+        exc = outcome.error
         status = getattr(exc, "status", None)  # aiohttp's error text holds the URL: keep it short
         what = f"HTTP {status}" if isinstance(status, int) else str(exc)
         fail(f"{name} raised {type(exc).__name__}: {what}. {hint}".strip())
-    items = outcome if isinstance(outcome, list | tuple) else [outcome]
-    pending = [item for item in items if inspect.isawaitable(item)]
-    if pending:
-        for item in pending:  # clean up what the learner left running, so nothing warns later
-            if inspect.iscoroutine(item):
-                item.close()
-            elif asyncio.isfuture(item):
-                item.cancel()
-                await asyncio.gather(item, return_exceptions=True)
-        what = "a list holding " if items is outcome else ""
-        fail(f"{name} returned {what}{type(pending[0]).__name__} objects instead of values: "
+    if outcome.unawaited:
+        what = "a list holding " if isinstance(outcome.value, list | tuple) else ""
+        fail(f"{name} returned {what}{outcome.unawaited} objects instead of values: "
              "a missing `await` somewhere?")
-    return outcome, elapsed
+    return outcome.value, outcome.elapsed
