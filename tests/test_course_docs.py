@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from asynclab.course import NOTEBOOKS
+from asynclab.lessons import SCHEDULES, existing, lesson
 
-EXISTING = [nb for nb in NOTEBOOKS if (ROOT / "notebooks" / nb.filename).exists()]
+EXISTING = existing(ROOT)
 TIME = re.compile(r"\*\*Time:\*\* (\d+) min teaching · (\d+) min exercises")
 
 
@@ -42,16 +42,6 @@ def test_notebook_anatomy(notebook):
     assert checks >= 2 * exercises  # the stub's check and the solution's check
 
 
-@pytest.mark.parametrize("notebook", EXISTING, ids=lambda n: n.filename)
-def test_instructor_guide_has_the_notebooks_minutes(notebook):
-    nb = nbformat.read(ROOT / "notebooks" / notebook.filename, as_version=4)
-    teach, practise = TIME.search(_markdown(nb)).groups()
-    guide = (ROOT / "instructors" / "README.md").read_text()
-    heading = (f"### {notebook.number:02d} · {notebook.title}: {teach} min teaching · "
-               f"{practise} min exercises")
-    assert heading in guide
-
-
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -74,22 +64,19 @@ def test_relative_links_point_to_files_that_exist():
     assert not broken, "links to missing files (a notebook not written yet?): " + ", ".join(broken)
 
 
-def test_half_day_schedule_adds_up():
-    """Each row of the instructor guide's half-day table starts when the one before ends, and
-    a notebook's row gives the minutes printed at the top of that notebook."""
-    guide = (ROOT / "instructors" / "README.md").read_text()
-    table = guide[guide.index("### Half day"):guide.index("### Full day")]
-    rows = re.findall(r"^\| (\d+):(\d\d) \| ([^|]*?) \|\s*([^|]*?)\s*\|$", table, re.M)
-    assert rows and rows[-1][2] == "end", "the table ends with an 'end' row"
-    minutes = {nb.number: TIME.search(_markdown(nbformat.read(ROOT / "notebooks" / nb.filename,
-                                                              as_version=4))).groups()
-               for nb in EXISTING}
-    clock = 0
-    for hours, mins, what, length in rows:
-        assert int(hours) * 60 + int(mins) == clock, f"{what!r} should start at {clock} min"
-        if number := re.match(r"(\d\d) ", what):
-            teach, practise = minutes[int(number.group(1))]
-            assert length == f"{teach} + {practise}", f"{what!r}: the notebook says {teach} + " \
-                                                      f"{practise}"
-        if what != "end":
-            clock += sum(int(n) for n in re.findall(r"\d+", length))
+def test_schedules_add_up_with_the_lessons_minutes():
+    """A schedule's clock moves on by each item's minutes, and a lesson's row gives the minutes
+    of its metadata (the notebook's Time line and the guide's tables are generated from it:
+    tools/navigation.py --check, in tests/test_tools.py, proves they are up to date)."""
+    for schedule in SCHEDULES.values():
+        rows = schedule.rows()
+        assert rows[0][0] == 0 and rows[-1][1:] == ("end", "")
+        for (start, what, length), (following, _, _) in zip(rows, rows[1:], strict=False):
+            assert following - start == sum(int(n) for n in re.findall(r"\d+", length)), what
+            if number := re.match(r"(\d\d) ", what):
+                entry = lesson(int(number.group(1)))
+                assert length == f"{entry.teaching} + {entry.exercises}"
+
+
+def test_every_existing_lesson_has_its_minutes():
+    assert all(entry.teaching and entry.exercises for entry in EXISTING)

@@ -1,6 +1,10 @@
-"""Write the navigation line and Binder badge into every notebook, and the course map into the
-README and notebook 00, from one place: the course map in ``asynclab.course`` and the
-repository address in ``pyproject.toml``.
+"""Write everything that is generated from the lessons' metadata (``asynclab.lessons``) and
+the repository address (``pyproject.toml``):
+
+- in every notebook: the navigation line with its Binder badge, the title line, the
+  ``**Time:**`` line, and (in 00) the course map;
+- in the README: the Binder badge and the course map;
+- in the instructor guide: each notebook's heading (title and minutes) and the schedule tables.
 
     python tools/navigation.py          # rewrite what is stale
     python tools/navigation.py --check  # exit 1 and list what is stale (the tests run this)
@@ -9,14 +13,16 @@ repository address in ``pyproject.toml``.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
 
-from asynclab.course import NOTEBOOKS, Notebook
+from asynclab.lessons import LESSONS, SCHEDULES, Lesson, existing
 
 ROOT = Path(__file__).resolve().parents[1]
 NAV_TAG = "navigation"
@@ -33,7 +39,7 @@ def repository_url(root: Path = ROOT) -> str:
     return url
 
 
-def binder_url(notebook: Notebook | None, root: Path = ROOT) -> str:
+def binder_url(notebook: Lesson | None, root: Path = ROOT) -> str:
     """mybinder.org link that opens JupyterLab on ``notebook`` (or on the file browser)."""
     owner_repo = repository_url(root).removeprefix("https://github.com/")
     link = f"https://mybinder.org/v2/gh/{owner_repo}/HEAD"
@@ -42,27 +48,22 @@ def binder_url(notebook: Notebook | None, root: Path = ROOT) -> str:
     return link
 
 
-def binder_badge(notebook: Notebook | None, root: Path = ROOT) -> str:
+def binder_badge(notebook: Lesson | None, root: Path = ROOT) -> str:
     """The Markdown Binder badge for ``notebook``."""
     return (f"[![Launch on Binder](https://mybinder.org/badge_logo.svg)]"
             f"({binder_url(notebook, root)})")
 
 
-def existing(root: Path = ROOT) -> list[Notebook]:
-    """The planned notebooks that exist in ``notebooks/``."""
-    return [nb for nb in NOTEBOOKS if (root / "notebooks" / nb.filename).exists()]
-
-
-def nav_line(notebook: Notebook, root: Path = ROOT) -> str:
+def nav_line(notebook: Lesson, root: Path = ROOT) -> str:
     """``Course index · ← previous · next → · Binder badge`` for one notebook."""
     present = {nb.number for nb in existing(root)}
     parts = ["[Course index](../README.md)"]
-    index = NOTEBOOKS.index(notebook)
+    index = LESSONS.index(notebook)
     if index > 0:
-        prev = NOTEBOOKS[index - 1]
+        prev = LESSONS[index - 1]
         parts.append(f"[← {prev.number:02d} {prev.title}]({prev.filename})")
-    if index + 1 < len(NOTEBOOKS):
-        nxt = NOTEBOOKS[index + 1]
+    if index + 1 < len(LESSONS):
+        nxt = LESSONS[index + 1]
         parts.append(f"[{nxt.number:02d} {nxt.title} →]({nxt.filename})" if nxt.number in present
                      else f"next: {nxt.number:02d} {nxt.title} (coming soon)")
     parts.append(binder_badge(notebook, root))
@@ -73,7 +74,7 @@ def course_map(prefix: str, root: Path = ROOT) -> str:
     """A Markdown table of every planned notebook; existing ones are linked."""
     present = {nb.number for nb in existing(root)}
     rows = ["| # | notebook | what you learn |", "|---|---|---|"]
-    for nb in NOTEBOOKS:
+    for nb in LESSONS:
         title = f"[{nb.title}]({prefix}{nb.filename})" if nb.number in present \
             else f"{nb.title} *(coming soon)*"
         rows.append(f"| {nb.number:02d} | {title} | {nb.summary} |")
@@ -87,9 +88,19 @@ def _tagged(nb: nbformat.NotebookNode, tag: str) -> nbformat.NotebookNode | None
     return None
 
 
-def apply_navigation(nb: nbformat.NotebookNode, notebook: Notebook, root: Path = ROOT) -> bool:
-    """Put the navigation line (and, in 00, the course map) into ``nb``; True if it changed."""
+TIME_LINE = re.compile(r"^\*\*Time:\*\*.*$", re.M)
+
+
+def apply_navigation(nb: nbformat.NotebookNode, notebook: Lesson, root: Path = ROOT) -> bool:
+    """Put the navigation line, the title and time lines (and, in 00, the course map) into
+    ``nb``; True if it changed."""
     changed = False
+    if len(nb.cells) > 1 and nb.cells[1].cell_type == "markdown":
+        intro = nb.cells[1]
+        text = re.sub(r"\A# .*$", f"# {notebook.label}", intro.source, count=1, flags=re.M)
+        text = TIME_LINE.sub(notebook.time_line, text, count=1)
+        if text != intro.source:
+            intro.source, changed = text, True
     nav = _tagged(nb, NAV_TAG)
     text = nav_line(notebook, root)
     if nav is None:
@@ -110,27 +121,75 @@ def _replace_between(text: str, name: str, content: str) -> str:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     i, j = text.find(start), text.find(end)
     if i < 0 or j < i:
-        raise SystemExit(f"README.md needs the markers {start} and {end}")
+        raise SystemExit(f"the file needs the markers {start} and {end}")
     return text[:i + len(start)] + "\n" + content + "\n" + text[j:]
 
 
 def readme_text(root: Path = ROOT) -> str:
     """README.md with its Binder badge and course map regenerated."""
     text = (root / "README.md").read_text()
-    text = _replace_between(text, "binder", binder_badge(NOTEBOOKS[0], root))
+    text = _replace_between(text, "binder", binder_badge(LESSONS[0], root))
     return _replace_between(text, "course-map", course_map("notebooks/", root))
 
 
-def stale(root: Path = ROOT) -> list[str]:
-    """Files whose navigation or course map is out of date (nothing is written)."""
-    out = []
+HEADING = re.compile(r"^### (\d\d) · .*: \d+ min teaching · \d+ min exercises$", re.M)
+
+
+def schedule_table(name: str) -> str:
+    """The instructor guide's table for the schedule ``name`` (a heading with its length, then
+    one row per item, with the clock)."""
+    schedule = SCHEDULES[name]
+    hours, minutes = divmod(schedule.minutes, 60)
+    rows = [f"### {schedule.name} ({hours} h {minutes:02d} with breaks)", "",
+            "| time | what | minutes |", "|---|---|---|"]
+    for start, what, length in schedule.rows():
+        rows.append(f"| {start // 60}:{start % 60:02d} | {what} | {length} |")
+    return "\n".join(rows)
+
+
+def guide_text(root: Path = ROOT) -> str:
+    """The instructor guide with each notebook's heading and the schedules regenerated."""
+    text = (root / "instructors" / "README.md").read_text()
+    labels = {f"{entry.number:02d}": entry for entry in LESSONS}
+
+    def heading(match: re.Match[str]) -> str:
+        entry = labels[match.group(1)]
+        return (f"### {entry.label}: {entry.teaching} min teaching · "
+                f"{entry.exercises} min exercises")
+
+    text = HEADING.sub(heading, text)
+    for name in SCHEDULES:
+        text = _replace_between(text, f"schedule:{name}", schedule_table(name))
+    return text
+
+
+def _pending(root: Path) -> list[tuple[str, Callable[[], None]]]:
+    """(file, how to rewrite it) for every file whose generated parts are out of date."""
+    pending: list[tuple[str, Callable[[], None]]] = []
     for notebook in existing(root):
         path = root / "notebooks" / notebook.filename
-        if apply_navigation(nbformat.read(path, as_version=4), notebook, root):
-            out.append(f"notebooks/{notebook.filename}")
-    if readme_text(root) != (root / "README.md").read_text():
-        out.append("README.md")
-    return out
+        nb = nbformat.read(path, as_version=4)
+        if apply_navigation(nb, notebook, root):
+            pending.append((f"notebooks/{notebook.filename}",
+                            lambda nb=nb, path=path: nbformat.write(nb, path)))
+    for name, text in (("README.md", readme_text(root)),
+                       ("instructors/README.md", guide_text(root))):
+        if text != (root / name).read_text():
+            pending.append((name, lambda name=name, text=text: (root / name).write_text(text)))
+    return pending
+
+
+def stale(root: Path = ROOT) -> list[str]:
+    """Files whose generated parts are out of date (nothing is written)."""
+    return [name for name, _ in _pending(root)]
+
+
+def write(root: Path = ROOT) -> list[str]:
+    """Rewrite every stale file; return their names."""
+    pending = _pending(root)
+    for _, rewrite in pending:
+        rewrite()
+    return [name for name, _ in pending]
 
 
 def main() -> int:
@@ -144,16 +203,8 @@ def main() -> int:
             return 1
         print("navigation is up to date")
         return 0
-    for notebook in existing():
-        path = ROOT / "notebooks" / notebook.filename
-        nb = nbformat.read(path, as_version=4)
-        if apply_navigation(nb, notebook):
-            nbformat.write(nb, path)
-            print("updated", path.relative_to(ROOT))
-    text = readme_text()
-    if text != (ROOT / "README.md").read_text():
-        (ROOT / "README.md").write_text(text)
-        print("updated README.md")
+    for name in write():
+        print("updated", name)
     return 0
 
 
