@@ -143,7 +143,7 @@ FETCH_CATALOGUE = [
     (names_sorted, ["right but in another order"]),
     (names_by_position, ["the names of users [1, 2, 3, 4, 5, 6]", "fetched by id"]),
     (names_hard_coded_ids, ["the names of users [1, 2, 3, 4, 5]"]),
-    (names_urllib, ["a blocking network call", "event loop's thread", "section 2"]),
+    (names_urllib, ["blocking network calls (socket connect", "event loop's thread", "section 2"]),
     (names_sleep_between, ["time.sleep()", "event loop's thread"]),
     (names_forgot_await, ["_GatheringFuture objects instead of values"]),
     (names_twice, ["received 12 requests for 6 ids"]),

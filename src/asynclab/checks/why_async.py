@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..servers import USERS, DemoAPI, user_record
-from ._core import Problem, call_learner, checker, fail, require_callable
+from ._core import call_learner, checker, fail, require_callable
 
 __all__ = ["ID_LISTS", "JOBS", "check_fetch_names", "check_io_or_cpu"]
 
@@ -27,25 +25,6 @@ def _whose(names: object) -> str:
     return f"users {[by_name[n] for n in names]}"
 
 
-async def _call_fetch_names(fetch_names: Callable[..., Any], url: str,
-                            ids: tuple[int, ...]) -> tuple[Any, float]:
-    """call_learner, and if it fails, collect the learner's garbage before saying so.
-
-    A blocking urllib call that was stopped in ``connect`` leaves its socket unclosed (the
-    error is not an OSError, so the standard library does not close it); collected here, it
-    cannot warn later in the learner's notebook.
-    """
-    try:
-        return await call_learner("fetch_names", fetch_names, url, list(ids),
-                                  see="section 2 shows urlopen blocking; " + _SEE_CONCURRENT)
-    except Problem as problem:
-        message = str(problem)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    fail(message)
-
-
 @checker
 async def check_fetch_names(fetch_names: Callable[..., Any]) -> str:
     """``fetch_names(base_url, ids)`` must return the users' names, in the order of ``ids``,
@@ -57,7 +36,9 @@ async def check_fetch_names(fetch_names: Callable[..., Any]) -> str:
         for ids in ID_LISTS:
             expected = [user_record(i)["name"] for i in ids]
             api.stats.reset()
-            result, elapsed = await _call_fetch_names(fetch_names, api.url, ids)
+            result, elapsed = await call_learner(
+                "fetch_names", fetch_names, api.url, list(ids),
+                see="section 2 shows urlopen blocking; " + _SEE_CONCURRENT)
             at_once, requests = api.stats.max_in_flight, api.stats.requests
             if not isinstance(result, list):
                 fail(f"fetch_names returned {type(result).__name__} {result!r:.80}; return a list "
