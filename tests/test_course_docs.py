@@ -80,3 +80,19 @@ def test_schedules_add_up_with_the_lessons_minutes():
 
 def test_every_existing_lesson_has_its_minutes():
     assert all(entry.teaching and entry.exercises for entry in EXISTING)
+
+
+def _unfinished(root) -> list[str]:
+    """Files of existing lessons that still hold the scaffold's TODO markers."""
+    places = [root / "instructors" / "README.md"]
+    for entry in existing(root):
+        places += [root / "notebooks" / entry.filename,
+                   root / "src" / "asynclab" / "checks" / f"{entry.checks_module}.py",
+                   root / entry.test_file]
+    return [str(p.relative_to(root)) for p in places if p.exists() and "TODO" in p.read_text()]
+
+
+def test_no_lesson_is_left_with_scaffold_todos():
+    unfinished = _unfinished(ROOT)
+    assert not unfinished, "replace the TODO markers tools/new_lesson.py left in: " + \
+        ", ".join(unfinished)
