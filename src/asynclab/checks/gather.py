@@ -30,15 +30,15 @@ _SAFE_CASES: tuple[tuple[int, ...], ...] = ((4, 2, 7, 5, 9), (13, 1, 18, 6), (3,
 _BLOCKING_SEE = "notebook 03 shows why"
 
 
-def _in_flight_sentence(name: str, seen: int, ids: Sequence[int]) -> str:
+def _in_flight_sentence(what: str, seen: int, ids: Sequence[int]) -> str:
     """What the server observed when not all requests were in flight together."""
     n = len(ids)
     if seen <= 1:
-        how = "one after another: the server never had two at once"
+        how = f"the {n} requests came one after another: the server never had two at once"
     else:
-        how = f"at most {seen} of {n} requests were in flight at once"
-    return (f"The users are right, but for ids {list(ids)} {name} sent the {n} requests {how}. "
-            f"All {n} should be in flight together (sections 1 and 4 of this notebook).")
+        how = f"at most {seen} of {n} requests were in flight at once (counted by the server)"
+    return (f"{what} right, but for ids {list(ids)} {how}. All {n} should be in flight "
+            "together (sections 1 and 4 of this notebook).")
 
 
 def _short(value: object, width: int = 100) -> str:
@@ -70,7 +70,7 @@ async def check_fetch_users(fetch_users: Callable[..., Any]) -> str:
                 fail(f"fetch_users(url, {list(ids)}) returned {_short(result)}; expected the "
                      f"user dicts for ids {list(ids)}, in that order.")
             if seen < len(ids):
-                fail(_in_flight_sentence("fetch_users", seen, ids))
+                fail(_in_flight_sentence("The users are", seen, ids))
             times.append(elapsed)
     counts = "/".join(str(len(ids)) for ids in _CASES)
     return (f"{counts} users, in order, all in flight together each time "
@@ -121,8 +121,7 @@ async def check_fetch_all_safe(fetch_all_safe: Callable[..., Any]) -> str:
                     fail(f"For ids {list(ids)}, the item for user {user_id} is {where}; "
                          "expected its user dict (the list follows the order of ids).")
             if seen < len(ids):
-                fail(_in_flight_sentence("fetch_all_safe", seen, ids).replace(
-                    "The users are right", "The list is right"))
+                fail(_in_flight_sentence("The list is", seen, ids))
             failed_total += len(failing)
             await asyncio.sleep(0)
     calls = len(_SAFE_CASES)
