@@ -202,3 +202,25 @@ def test_solutions_pass_under_load(under_load):
         greet = run(check_greet(greet_solution))
         dinner = run(check_dinner(dinner_solution))
         assert greet.passed and dinner.passed, (greet, dinner)
+
+
+# --- the environment check (notebook 00, section 1) ----------------------------------------
+
+def test_environment_line_about_top_level_await():
+    from asynclab.env import kernel_line
+
+    assert kernel_line(False, False, None)[0]
+    ok, text = kernel_line(True, True, True)
+    assert ok and "top level" in text
+    ok, text = kernel_line(True, False, True)
+    assert not ok and "update ipykernel" in text
+    ok, text = kernel_line(True, True, False)
+    assert not ok and "%autoawait on" in text
+
+
+def test_environment_report_outside_a_kernel():
+    from asynclab.env import check_environment
+
+    report = check_environment()
+    assert report.ok, report
+    assert "not in a Jupyter kernel" in repr(report)

@@ -7,7 +7,7 @@ import importlib.metadata
 import sys
 from dataclasses import dataclass
 
-__all__ = ["REQUIRED_PACKAGES", "EnvironmentReport", "check_environment"]
+__all__ = ["REQUIRED_PACKAGES", "EnvironmentReport", "check_environment", "kernel_line"]
 
 #: Distributions the notebooks import, with the oldest version the course is tested with.
 REQUIRED_PACKAGES: dict[str, str] = {
@@ -58,6 +58,37 @@ def _has_running_loop() -> bool:
     return True
 
 
+def _kernel_shell() -> object | None:
+    """The IPython shell of the Jupyter kernel running this code, or None (a script, a
+    terminal, or a test process that merely imported ipykernel)."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell if type(shell).__module__.startswith("ipykernel") else None
+
+
+def kernel_line(in_kernel: bool, loop_running: bool, autoawait: bool | None) -> tuple[bool, str]:
+    """The report's line about top-level ``await``.
+
+    It works in a notebook for two reasons together: IPython compiles each cell with top-level
+    ``await`` allowed (``autoawait``, the compiler flag ``PyCF_ALLOW_TOP_LEVEL_AWAIT``), and the
+    kernel runs the cell on its own event loop, which is already running (that running loop is
+    also why ``asyncio.run()`` fails in a notebook).
+    """
+    if not in_kernel:
+        return True, "not in a Jupyter kernel (a script or a terminal): fine for tests"
+    if not loop_running:
+        return False, ("no event loop runs in this kernel, so cells cannot use top-level "
+                       f"`await`: update ipykernel ({REQUIRED_PACKAGES['ipykernel']} or newer)")
+    if not autoawait:
+        return False, ("top-level `await` is switched off in this kernel: run `%autoawait on` "
+                       "in a cell, or restart the kernel")
+    return True, ("the kernel runs an event loop, and IPython lets cells `await` at the top "
+                  "level on it")
+
+
 def check_environment() -> EnvironmentReport:
     """Check Python, the packages and the kernel; return a printable report."""
     lines: list[tuple[bool, str]] = []
@@ -72,12 +103,7 @@ def check_environment() -> EnvironmentReport:
             continue
         good = _version_tuple(found) >= _version_tuple(minimum)
         lines.append((good, f"{name} {found}" + ("" if good else f" is too old: needs {minimum}")))
-    in_kernel = "ipykernel" in sys.modules
-    loop = _has_running_loop()
-    if in_kernel:
-        lines.append((loop, "the Jupyter kernel runs an event loop, so top-level `await` works"
-                      if loop else "no running event loop in this kernel: top-level `await` "
-                      "will not work; update ipykernel"))
-    else:
-        lines.append((True, "not in a Jupyter kernel (a script or a terminal): fine for tests"))
+    shell = _kernel_shell()
+    lines.append(kernel_line(shell is not None, _has_running_loop(),
+                             bool(getattr(shell, "autoawait", False))))
     return EnvironmentReport(lines)
