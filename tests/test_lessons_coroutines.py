@@ -68,13 +68,59 @@ def _run_script(name: str, tmp_path: Path) -> str:
 
 
 def test_get_event_loop_behaves_as_the_notebook_says(tmp_path):
+    """The table of section 7, row by row, on the Python running the tests."""
     out = _run_script("get_event_loop_script.py", tmp_path)
+    lines = dict(line.split(":", 1) for line in out.splitlines()[1:])
+    fresh = lines["main thread, fresh program"].strip()
     if sys.version_info >= (3, 14):
-        assert "RuntimeError: There is no current event loop" in out
+        assert fresh.startswith("RuntimeError: There is no current event loop")
     elif sys.version_info >= (3, 12):
-        assert "a new loop, and DeprecationWarning: There is no current event loop" in out
+        assert fresh == "a new loop, and DeprecationWarning: There is no current event loop"
     else:
-        assert "a new loop, without a warning" in out
+        assert fresh == "a new loop, without a warning"
+    assert lines["main thread, after asyncio.run()"].strip() == (
+        "RuntimeError: There is no current event loop in thread 'MainThread'.")
+    assert lines["another thread"].strip() == (
+        "RuntimeError: There is no current event loop in thread 'worker'.")
+    assert lines["inside a coroutine"].strip() == "the running loop, without a warning"
+
+
+def test_shell_cells_quote_the_interpreter():
+    """Every `!` cell runs `"{sys.executable}"` in quotes (a course path may hold a space)."""
+    commands = [line for c in _cells() for line in c.source.splitlines() if line.startswith("!")]
+    assert commands
+    for command in commands:
+        assert command.startswith('!"{sys.executable}" '), command
+
+
+def test_the_quoted_shell_form_works_when_the_path_has_a_space(tmp_path):
+    """Run a notebook `!` line through IPython, with the interpreter at a path with a space."""
+    from types import SimpleNamespace
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    spaced = tmp_path / "my course" / "bin"
+    spaced.mkdir(parents=True)
+    python = spaced / "python"
+    python.symlink_to(sys.executable)
+    scripts = tmp_path / "02_scripts"
+    scripts.mkdir()
+    (scripts / "brew_script.py").write_text(_script("brew_script.py"))
+    line = next(line for c in _cells() for line in c.source.splitlines()
+                if line.startswith("!") and "brew_script.py" in line)
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns["sys"] = SimpleNamespace(executable=str(python))
+        command = shell.var_expand(line[1:], depth=0)
+        done = subprocess.run(command, shell=True, capture_output=True, text=True,  # noqa: S602
+                              cwd=tmp_path, timeout=60, check=False)
+        unquoted = subprocess.run(command.replace('"', ""), shell=True, capture_output=True,  # noqa: S602
+                                  text=True, cwd=tmp_path, timeout=60, check=False)
+    finally:
+        InteractiveShell.clear_instance()
+    assert done.returncode == 0, done.stderr
+    assert "oolong is ready" in done.stdout
+    assert unquoted.returncode != 0  # the old form breaks on the space
 
 
 def test_closed_loop_stays_current(tmp_path):
