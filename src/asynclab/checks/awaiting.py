@@ -153,12 +153,14 @@ async def check_warm_up(warm_up: Callable[[int], Any]) -> str:
 #: How many numbers ``crunch`` gets in the check's main case.
 CRUNCH_SIZE = 1_500_000
 #: The heartbeat's interval in check_crunch, and the latency budget: the heartbeat's typical
-#: (median) wait during crunch must stay under it. A loop that yields every few thousand
-#: numbers keeps the median near the interval; one stretch of work ~ as long as the whole
-#: computation (no yield at all) leaves the heartbeat no turn. Five times the interval holds
-#: on a loaded machine (measured under tests/loadgen.py).
+#: (median) wait during crunch must stay under the budget, or under a fifteenth of crunch's
+#: time when the machine is so busy that everything is slower (under tests/loadgen.py plus
+#: other test runs, a right answer took 1.5 s instead of 0.1 s and its median wait was 38 ms).
+#: A loop that yields every few thousand numbers keeps the median near the interval; one that
+#: yields a handful of times makes each wait a large part of the whole computation.
 _BEAT = 0.005
 _BUDGET = 0.025
+_SHARE = 15
 
 
 def _plain_sum_seconds(n: int) -> float:
@@ -209,13 +211,14 @@ async def check_crunch(crunch: Callable[[int], Any]) -> str:
     # The median wait between two beats is the loop's typical lateness: one pause of the whole
     # process on a busy machine makes one long gap, not a long median.
     typical = statistics.median(seen.gaps)
-    if typical > _BUDGET:
+    budget = max(_BUDGET, elapsed / _SHARE)
+    if typical > budget:
         fail(f"The sum is right, but in {elapsed:.2f} s a heartbeat task that wants to run "
              f"every {_BEAT * 1000:g} ms ran only {seen.beats} times: it usually waited about "
-             f"{typical * 1000:.0f} ms for a turn (the budget here is "
-             f"{_BUDGET * 1000:g} ms). crunch lets others run, but too seldom (section 6: "
-             "a latency budget).")
-    if elapsed > 8 * plain + 1.0:
+             f"{typical * 1000:.0f} ms for a turn (the check's budget: {budget * 1000:.0f} ms). "
+             "crunch lets others run, but too seldom (section 6: a latency budget).")
+    plain = max(plain, _plain_sum_seconds(n))  # the slower of two: the machine may be busy
+    if elapsed > 10 * plain + 1.5:
         fail(f"The sum is right and the heartbeat kept running, but crunch took {elapsed:.2f} s "
              f"where the plain loop takes {plain:.2f} s here: it pauses so often (or so long) "
              "that most of the time goes into the pauses (section 6 measures what one costs).")
