@@ -64,7 +64,7 @@ async def greet_forgot_await(name):
 
 
 GREET_CATALOGUE = [
-    (greet_stub, ["returned None", "without returning"]),
+    (greet_stub, ["returned None", "without returning", "Exercise 1 asks"]),
     (greet_prints, ["printed 'Hello, Ada!' but returned None"]),
     (greet_not_async, ["must be a coroutine function"]),
     (greet_hard_coded, ["greet('Guido') returned 'Hello, Ada!'", "several names"]),

@@ -130,6 +130,28 @@ async def names_twice(base_url, ids):
     return first
 
 
+async def names_json_not_awaited(base_url, ids):
+    async with aiohttp.ClientSession() as session:
+        async def one(user_id):
+            async with session.get(f"{base_url}/users/{user_id}") as response:
+                user = response.json()
+            return user["name"]
+
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
+async def names_swallows(base_url, ids):
+    async with aiohttp.ClientSession() as session:
+        async def one(user_id):
+            try:
+                async with session.get(f"{base_url}/users/{user_id}") as response:
+                    return (await response.json())["username"]
+            except Exception:
+                return None
+
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
 def names_sync(base_url, ids):
     return []
 
@@ -147,6 +169,8 @@ FETCH_CATALOGUE = [
     (names_sleep_between, ["time.sleep()", "event loop's thread"]),
     (names_forgot_await, ["_GatheringFuture objects instead of values"]),
     (names_twice, ["received 12 requests for 6 ids"]),
+    (names_json_not_awaited, ["raised TypeError", "never awaited: ClientResponse.json"]),
+    (names_swallows, ["returned [None, None, None, None, None, None]"]),
     (names_sync, ["must be a coroutine function"]),
 ]
 

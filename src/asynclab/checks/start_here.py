@@ -46,7 +46,7 @@ async def check_greet(greet: Callable[[str], Any]) -> str:
                 fail(f"greet({name!r}) printed {shown!r} but returned None: the check (and any "
                      "code that awaits greet) gets only what the function returns.")
             fail(f"greet({name!r}) returned None: the function ends without returning "
-                 "anything yet.")
+                 "anything yet, and Exercise 1 asks for the greeting as its result.")
         if result != expected:
             fail(f"greet({name!r}) returned {result!r}; expected {expected!r}. The check tries "
                  f"several names ({', '.join(map(repr, _NAMES))}): the greeting must use the "

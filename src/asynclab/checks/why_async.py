@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..servers import USERS, DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+from ._core import Problem, call_learner, checker, fail, require_callable
 
 __all__ = ["ID_LISTS", "JOBS", "check_fetch_names", "check_io_or_cpu"]
 
@@ -20,9 +23,35 @@ _SEE_CONCURRENT = "section 4 shows the concurrent version, section 5 its timelin
 def _whose(names: object) -> str:
     """Which user ids the returned names belong to, e.g. "users [1, 2, 3]" (for a ❌)."""
     by_name = {user_record(i)["name"]: i for i in USERS}
-    if not isinstance(names, list | tuple) or not all(n in by_name for n in names):
+    if not names or not isinstance(names, list | tuple) or not all(n in by_name for n in names):
         return ""
     return f"users {[by_name[n] for n in names]}"
+
+
+async def _call_fetch_names(fetch_names: Callable[..., Any], url: str,
+                            ids: tuple[int, ...]) -> tuple[Any, float]:
+    """:func:`call_learner`, and when it fails, say which coroutine was never awaited.
+
+    The classic slip here is ``user = response.json()`` without ``await``: the learner sees
+    "'coroutine' object is not subscriptable", and later, somewhere else in the notebook,
+    "coroutine 'ClientResponse.json' was never awaited". Both belong in one sentence.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            return await call_learner("fetch_names", fetch_names, url, list(ids),
+                                      see="section 2 shows urlopen blocking; " + _SEE_CONCURRENT)
+        except Problem as problem:
+            message = str(problem)
+        gc.collect()  # the learner's frames die here: their un-awaited coroutines warn now
+    never = sorted({match.group(1) for w in caught
+                    if (match := re.search(r"coroutine '([^']+)' was never awaited",
+                                           str(w.message)))})
+    if never:
+        message += (f" A coroutine was never awaited: {', '.join(never)} (calling a coroutine "
+                    "function only creates the coroutine; section 4 marks where the code "
+                    "waits).")
+    fail(message)
 
 
 @checker
@@ -36,9 +65,7 @@ async def check_fetch_names(fetch_names: Callable[..., Any]) -> str:
         for ids in ID_LISTS:
             expected = [user_record(i)["name"] for i in ids]
             api.stats.reset()
-            result, elapsed = await call_learner(
-                "fetch_names", fetch_names, api.url, list(ids),
-                see="section 2 shows urlopen blocking; " + _SEE_CONCURRENT)
+            result, elapsed = await _call_fetch_names(fetch_names, api.url, ids)
             at_once, requests = api.stats.max_in_flight, api.stats.requests
             if not isinstance(result, list):
                 fail(f"fetch_names returned {type(result).__name__} {result!r:.80}; return a list "
