@@ -223,6 +223,6 @@ async def check_crunch(crunch: Callable[[int], Any]) -> str:
              f"where the plain loop takes {plain:.2f} s here: it pauses so often (or so long) "
              "that most of the time goes into the pauses (section 6 measures what one costs).")
     return (f"crunch took {elapsed:.2f} s (the plain loop: {plain:.2f} s) and a heartbeat task "
-            f"ran {seen.beats} times meanwhile, usually waiting about {typical * 1000:.0f} "
-            "ms for a turn.")
+            f"kept running meanwhile, usually waiting about {typical * 1000:.0f} ms for a "
+            "turn.")
 
