@@ -67,6 +67,9 @@ async def check_fetch_users(fetch_users: Callable[..., Any]) -> str:
                 if sorted(map(str, got)) == sorted(map(str, ids)):
                     fail(f"For ids {list(ids)} you got every user, but in the order {got}: "
                          "the list must follow the order of `ids` (section 3).")
+                if all(isinstance(item, dict) and "id" in item for item in result):
+                    fail(f"fetch_users(url, {list(ids)}) returned the users with ids {got}: "
+                         "does it use the ids it is given?")
                 fail(f"fetch_users(url, {list(ids)}) returned {_short(result)}; expected the "
                      f"user dicts for ids {list(ids)}, in that order.")
             if seen < len(ids):
