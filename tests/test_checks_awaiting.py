@@ -115,7 +115,8 @@ async def po_every_user(session, base_url, name):
 @pytest.mark.parametrize(("profile_of", "words"), [
     (po_position_plus_one, ["position in the list", "shuffled order", "has id"]),
     (po_position_raises, ["position in the list", "shuffled order"]),
-    (po_forgot_await_on_json, ["coroutine object", "never awaited"]),
+    (po_forgot_await_on_json, ["profile_of(session, url, ", "coroutine object", "never awaited",
+                                "notebook 02"]),
     (po_returns_the_user, ["the user's own record", "/profile"]),
     (po_returns_the_response, ["the response object"]),
     (po_urlopen, ["blocking network call", "connect", "aiohttp session"]),

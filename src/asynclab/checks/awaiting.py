@@ -80,8 +80,8 @@ async def check_profile_of(profile_of: Callable[..., Any]) -> str:
                          f"{user_id}; {asked[0]} is {name}'s position in the list that "
                          "/users served. The check serves the list in a shuffled order: the id "
                          "is in each user's JSON, not in its position.")
-                fail_on_outcome("profile_of", ("session", "url", name), outcome,
-                                time_limit=5.0)
+                fail_on_outcome(call, outcome, time_limit=5.0,
+                                unawaited_see="notebook 02, section 2,")
                 result = outcome.value
                 expected = profile_record(user_id)
                 if isinstance(result, aiohttp.ClientResponse):
@@ -121,8 +121,9 @@ async def check_warm_up(warm_up: Callable[[int], Any]) -> str:
     for steps in _WARM_UP_STEPS:
         call = f"warm_up({steps})"
         seen = await observe(warm_up, steps)
-        fail_on_outcome("warm_up", (steps,), seen.outcome, time_limit=5.0,
-                        see="section 4 measures what that does to the other tasks")
+        fail_on_outcome(call, seen.outcome, time_limit=5.0,
+                        see="section 4 measures what that does to the other tasks",
+                        unawaited_see="notebook 02, section 2,")
         result, elapsed = seen.outcome.value, seen.outcome.elapsed
         expected = f"warm after {steps} steps"
         wait = steps * _STEP
@@ -182,8 +183,9 @@ async def check_crunch(crunch: Callable[[int], Any]) -> str:
     plain = _plain_sum_seconds(n)
     limit = max(8.0, 20 * plain)
     seen = await observe(crunch, small)
-    fail_on_outcome("crunch", (small,), seen.outcome, time_limit=5.0,
-                    see="section 4 shows what blocking the loop does")
+    fail_on_outcome(f"crunch({small})", seen.outcome, time_limit=5.0,
+                    see="section 4 shows what blocking the loop does",
+                    unawaited_see="notebook 02, section 2,")
     expected = small * (small - 1) * (2 * small - 1) // 6
     if seen.outcome.value != expected:
         fail(f"crunch({small}) returned {seen.outcome.value!r}; expected {expected} (the sum of "
@@ -197,17 +199,20 @@ async def check_crunch(crunch: Callable[[int], Any]) -> str:
              f"takes {plain:.2f} s here; meanwhile a heartbeat task ran {seen.beats} times. "
              "It lets other tasks run, but it pauses so often (or so long) that the work "
              "hardly moves (section 6 measures what one pause costs).")
-    fail_on_outcome("crunch", (n,), outcome, time_limit=limit,
-                    see="section 4 shows what that does; section 6 the way to share the loop")
+    fail_on_outcome(f"crunch({printed_n})", outcome, time_limit=limit,
+                    see="section 4 shows what that does; section 6 the way to share the loop",
+                    unawaited_see="notebook 02, section 2,")
     expected = n * (n - 1) * (2 * n - 1) // 6
     if outcome.value != expected:
         fail(f"crunch({printed_n}) returned {outcome.value!r}; expected {expected} (the sum of "
              "i * i).")
     if seen.beats < 3:
+        what = ("did not get to run another task" if seen.beats == 0 else
+                "hardly ever got to run another task")
         fail(f"The sum is right, but in {elapsed:.2f} s a heartbeat task that wants to run "
              f"every {_BEAT * 1000:g} ms ran {seen.beats} time(s) while crunch worked: the "
-             "event loop did not get to run another task during the computation (sections 5 "
-             "and 6: which awaits give the loop a turn, and how often to give it one).")
+             f"event loop {what} during the computation (sections 5 and 6: which awaits give "
+             "the loop a turn, and how often to give it one).")
     # The median wait between two beats is the loop's typical lateness: one pause of the whole
     # process on a busy machine makes one long gap, not a long median.
     typical = statistics.median(seen.gaps)

@@ -114,10 +114,11 @@ def _call(name: str, args: tuple[Any, ...]) -> str:
     return f"{name}({', '.join(map(repr, args))})"
 
 
-def fail_on_outcome(name: str, args: tuple[Any, ...], outcome: Outcome, *, see: str = "",
-                    time_limit: float, hint: str = "") -> None:
-    """The ❌ sentences every check shares: blocking calls, time limit, exception, unawaited."""
-    call = _call(name, args)
+def fail_on_outcome(call: str, outcome: Outcome, *, time_limit: float, see: str = "",
+                    hint: str = "", unawaited_see: str = "section 2") -> None:
+    """The ❌ sentences every check shares, about the call shown as ``call``: blocking calls,
+    the time limit, an exception, an un-awaited value (``unawaited_see`` says where the
+    lesson shows what a coroutine object is)."""
     if outcome.blocking:
         fail(blocking_message(call, outcome.blocking, see))
     if outcome.timed_out:
@@ -127,7 +128,7 @@ def fail_on_outcome(name: str, args: tuple[Any, ...], outcome: Outcome, *, see: 
         fail(f"{call} raised {type(exc).__name__}: {exc}. {hint}".strip())
     if outcome.unawaited:
         fail(f"{call} returned a {outcome.unawaited} object, not a value: something it "
-             "returned was never awaited (section 2 shows what a coroutine object is).")
+             f"returned was never awaited ({unawaited_see} shows what a coroutine object is).")
 
 
 # -- Exercise 1: brew -------------------------------------------------------------------------
@@ -149,7 +150,7 @@ async def check_brew(brew: Callable[[str, float], Any]) -> str:
         args = (drink, seconds)
         call = _call("brew", args)
         seen = await observe(brew, *args)
-        fail_on_outcome("brew", args, seen.outcome, time_limit=5.0,
+        fail_on_outcome(call, seen.outcome, time_limit=5.0,
                         see="notebook 01 shows what that costs; notebook 03, section 4, "
                             "measures it")
         result, elapsed, printed = seen.outcome.value, seen.outcome.elapsed, seen.printed
@@ -302,16 +303,18 @@ async def check_legacy_bridge(report_from_notebook: Callable[[int], Any]) -> str
             fail(f"{call} raised RuntimeError: {error}. legacy_report calls asyncio.run(), and "
                  "it ran in the notebook's thread, whose loop is already running (section 8 "
                  "shows this error, section 10 a way around it).")
-        fail_on_outcome("report_from_notebook", (n,), outcome, time_limit=5.0,
+        fail_on_outcome(call, outcome, time_limit=5.0,
                         see="section 10 measures a way that keeps the loop free")
         result, elapsed = outcome.value, outcome.elapsed
         squares = [i * i for i in range(n)]
         if result is None:
             fail(f"{call} returned None: return the text that legacy_report({n}) returns.")
         if not isinstance(result, str) or not result.startswith(f"{n} squares {squares}"):
+            other_n = isinstance(result, str) and " squares [" in result \
+                and not result.startswith(f"{n} squares")
             fail(f"{call} returned {result!r}; expected the text that legacy_report({n}) "
-                 f"returns, which starts with '{n} squares {squares}'. The check tries several "
-                 "sizes: pass `n` on.")
+                 f"returns, which starts with '{n} squares {squares}'."
+                 + (" The check tries several sizes: pass `n` on." if other_n else ""))
         if result.endswith(threading.main_thread().name):
             fail(f"{call} ran legacy_report in the notebook's own thread, inside its running "
                  "loop: section 10 runs it somewhere else.")
