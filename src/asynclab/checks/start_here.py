@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import io
+import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -35,10 +36,13 @@ async def check_greet(greet: Callable[[str], Any]) -> str:
     require_callable(greet, "greet", is_async=True)
     for name in _NAMES:
         printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            result, _ = await call_learner(
-                "greet", greet, name,
-                see="section 3: during a time.sleep the thread can do nothing else")
+        try:
+            with contextlib.redirect_stdout(printed):
+                result, _ = await call_learner(
+                    "greet", greet, name,
+                    see="section 3: during a time.sleep the thread can do nothing else")
+        finally:
+            sys.stdout.write(printed.getvalue())  # the learner's own prints still show
         expected = f"Hello, {name}!"
         if result is None:
             shown = printed.getvalue().strip()
