@@ -13,13 +13,13 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from asynclab.course import NOTEBOOKS
+from asynclab.lessons import LESSONS
 
 NOTEBOOK_FILES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_notebook_is_in_the_course_map():
-    planned = {nb.filename for nb in NOTEBOOKS}
+    planned = {entry.filename for entry in LESSONS}
     assert {p.name for p in NOTEBOOK_FILES} <= planned
 
 
@@ -32,10 +32,14 @@ def test_navigation_check_sees_a_stale_notebook(tmp_path):
     nb = nbformat.read(first, as_version=4)
     nav = next(c for c in nb.cells if "navigation" in c.metadata.get("tags", []))
     nav.source = "[Course index](../README.md) · stale"
-    notebook = next(n for n in NOTEBOOKS if n.filename == first.name)
-    assert navigation.apply_navigation(nb, notebook) is True
+    intro = nb.cells[1]
+    intro.source = intro.source.replace("**Time:** ", "**Time:** 1 min teaching · 1 min exercises"
+                                        " (stale) ", 1)
+    lesson = next(entry for entry in LESSONS if entry.filename == first.name)
+    assert navigation.apply_navigation(nb, lesson) is True
     assert "mybinder.org/v2/gh/" in nav.source
     assert "labpath=notebooks%2F" + first.name in nav.source
+    assert lesson.time_line in intro.source and "(stale)" not in intro.source
 
 
 def test_binder_links_come_from_the_one_repository_address():
