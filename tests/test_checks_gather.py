@@ -215,7 +215,7 @@ def test_fetch_all_safe_accepts_solutions():
 
 
 @pytest.mark.parametrize(("answer", "words"), [
-    (users_gather, ["ClientResponseError", "User 2 fails", "escaped from fetch_all_safe",
+    (users_gather, ["ClientResponseError", "Users 2, 5 fail", "escaped from fetch_all_safe",
                     "Section 6"]),
     (safe_none, ["User 2 fails", "None", "instead of the exception object"]),
     (safe_message, ["User 2 fails", "instead of the exception object"]),

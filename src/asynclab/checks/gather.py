@@ -92,7 +92,9 @@ async def check_fetch_all_safe(fetch_all_safe: Callable[..., Any]) -> str:
             api.stats.reset()
             failing = [i for i in ids if i in _FAIL_IDS]
             if failing:
-                hint = (f"User {failing[0]} fails on the server: its error escaped from "
+                who = (f"User {failing[0]} fails" if len(failing) == 1 else
+                       f"Users {', '.join(map(str, failing))} fail")
+                hint = (f"{who} on the server: the error escaped from "
                         f"fetch_all_safe(url, {list(ids)}) and the other results were lost. "
                         "Section 6 shows how to get every outcome in the list instead.")
             else:
