@@ -63,7 +63,7 @@ async def _settle(jobs: list[_Job], limit: float = 2.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def _run(name: str, func: Callable[..., Any], *args: Any,
+async def _outcome_of(name: str, func: Callable[..., Any], *args: Any,
                time_limit: float = 5.0, cancel_leftover_tasks: bool = True) -> Outcome:
     """Call the learner's function with :func:`run_learner`; fail on what is never right
     (a blocking call, running past the time limit, an un-awaited result). The learner's
@@ -116,7 +116,7 @@ async def check_run_all(run_all: Callable[..., Any]) -> str:
         counter = _Counter()
         jobs = [_Job(value, seconds, counter=counter) for value, seconds in case]
         values = [value for value, _ in case]
-        outcome = await _run("run_all", run_all, jobs)
+        outcome = await _outcome_of("run_all", run_all, jobs)
         await _settle(jobs)
         if outcome.error is not None:
             fail(f"With {len(jobs)} jobs that all succeed, run_all raised "
@@ -143,7 +143,7 @@ async def check_run_all(run_all: Callable[..., Any]) -> str:
             finally:  # as run_all left them, before the check cancels what it left running
                 states.extend(job.state for job in healthy)
 
-        outcome = await _run("run_all", observed)
+        outcome = await _outcome_of("run_all", observed)
         await _settle(jobs)
         error = outcome.error
         what = (f"a job raised ValueError({messages[0]!r})" if len(messages) == 1 else
@@ -170,7 +170,7 @@ async def check_run_all(run_all: Callable[..., Any]) -> str:
 
     # 3. An error that is not a ValueError must not be swallowed.
     jobs = [_Job("a", 0.3), _Job(None, 0.05, KeyError("missing"))]
-    outcome = await _run("run_all", run_all, jobs)
+    outcome = await _outcome_of("run_all", run_all, jobs)
     await _settle(jobs)
     error = outcome.error
     if error is None:
@@ -209,7 +209,7 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
 
     for seconds, limit in _VALUE_CASES:
         fetch = _Job(f"fresh after {seconds:g} s", seconds)
-        outcome = await _run("fetch_or_default", fetch_or_default, fetch, limit, "fallback")
+        outcome = await _outcome_of("fetch_or_default", fetch_or_default, fetch, limit, "fallback")
         await _settle([fetch])
         head = f"With a fetch that answers in {seconds:g} s and a {limit:g} s limit, it"
         if outcome.error is not None:
@@ -231,7 +231,7 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
             state.append(fetch.state)  # at the moment it returned, before any clean-up
             return value
 
-        outcome = await _run("fetch_or_default", observed)
+        outcome = await _outcome_of("fetch_or_default", observed)
         await _settle([fetch])
         head = f"With a fetch that takes {seconds:g} s and a {limit:g} s limit, it"
         if isinstance(outcome.error, TimeoutError):
@@ -260,7 +260,7 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
         cut_at.append(f"{outcome.elapsed:.2f} s (limit {limit:g} s)")
 
     broken = _Job(None, 0.02, ValueError("server said no"))
-    outcome = await _run("fetch_or_default", fetch_or_default, broken, 0.3, "fallback")
+    outcome = await _outcome_of("fetch_or_default", fetch_or_default, broken, 0.3, "fallback")
     await _settle([broken])
     if not isinstance(outcome.error, ValueError):
         got = (f"raised {_raised(outcome.error)}" if outcome.error is not None
@@ -270,7 +270,7 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
              "the caller.")
 
     own = _OwnTimeout(0.02)
-    outcome = await _run("fetch_or_default", fetch_or_default, own, 0.3, "fallback")
+    outcome = await _outcome_of("fetch_or_default", fetch_or_default, own, 0.3, "fallback")
     await _settle([own])
     if not isinstance(outcome.error, TimeoutError):
         got = (f"raised {_raised(outcome.error)}" if outcome.error is not None
@@ -310,7 +310,7 @@ async def check_start_background(start_background: Callable[..., Any]) -> str:
         returned.extend(start_background(coro, tasks) for coro in coros)
 
     try:
-        outcome = await _run("start_background", start_all, cancel_leftover_tasks=False)
+        outcome = await _outcome_of("start_background", start_all, cancel_leftover_tasks=False)
         if outcome.error is not None:
             fail(f"start_background raised {_raised(outcome.error)}.")
         if not all(isinstance(t, asyncio.Task) for t in returned):
