@@ -120,20 +120,12 @@ def test_fetch_users_accepts_gather_and_taskgroup():
         assert result.passed, result.message
 
 
-#: blockbuster's BlockingError is not an OSError, so socket.create_connection does not close the
-#: socket it made when urllib's connect is refused: the leak is the wrong answer's, reported
-#: as an unraisable ResourceWarning at garbage collection (the core could close it: see the
-#: report). Learners do not see it (ResourceWarning is ignored by default).
-LEAKS_A_SOCKET = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning",
-                                            "ignore::ResourceWarning")
-
-
 @pytest.mark.parametrize(("answer", "words"), [
     (users_sequential, ["one after another", "[4, 1, 7, 2, 9, 5]", "section"]),
     (users_first_two_together, ["at most 2 of 6 requests were in flight at once"]),
     (users_in_pairs, ["at most 2 of 6 requests were in flight at once"]),
     (users_forgot_await, ["_GatheringFuture", "missing `await`"]),
-    pytest.param(users_urllib, ["blocking network call", "notebook 03"], marks=LEAKS_A_SOCKET),
+    (users_urllib, ["blocking network call", "notebook 03"]),
     (users_sleepy, ["time.sleep()", "event loop's thread"]),
     (users_completion_order, ["order", "section 3"]),
     (users_hard_coded, ["fetch_users(url, [13, 3, 18]) returned the users with ids "
