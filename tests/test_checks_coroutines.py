@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
+from asyncio import run
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,9 +20,6 @@ SOLUTION_CODE = ("await asyncio.sleep", "asyncio.sleep(seconds", "await fetch_us
                  "asyncio.to_thread(", "to_thread(legacy_report", "return f\"",
                  "to_thread(asyncio.run", "sleep(0)")
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def assert_rejected(result, *words):

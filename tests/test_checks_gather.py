@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 import urllib.request
+from asyncio import run
 
 import aiohttp
 import pytest
@@ -19,9 +20,6 @@ from asynclab.checks import check_fetch_all_safe, check_fetch_users, check_proce
 SOLUTION_CODE = ("gather(*", "asyncio.gather(", "return_exceptions=True", "as_completed(",
                  "create_task(", "TaskGroup()", "await asyncio", "async with", "except*")
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def rejected(result, *words):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import run
 
 import pytest
 from conftest import LOAD_RUNS
@@ -15,9 +16,6 @@ from asynclab.checks import MENUS, check_dinner, check_greet
 SOLUTION_CODE = ("gather(", "asyncio.gather", "create_task", "TaskGroup", "return f", 'f"Hello',
                  "await cook", "for name, prep, oven in")
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def assert_fails(result, *observed):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import run
 
 import pytest
 from conftest import LOAD_RUNS
@@ -18,9 +19,6 @@ SOLUTION_CODE = ("except*", "except TimeoutError", "TaskGroup()", "tg.create_tas
                  "add_done_callback", "tasks.discard", "create_task(", "return_exceptions",
                  "group.exceptions")
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def rejected(result, *words):

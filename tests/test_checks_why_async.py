@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import urllib.request
+from asyncio import run
 
 import aiohttp
 import pytest
@@ -18,9 +19,6 @@ from asynclab.checks import ID_LISTS, JOBS, check_fetch_names, check_io_or_cpu
 SOLUTION_CODE = ("gather(", "asyncio.gather", "create_task", "TaskGroup", "session.get",
                  "fetch_name(", "for i in ids")
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def assert_fails(result, *observed):

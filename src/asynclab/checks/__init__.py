@@ -4,7 +4,7 @@ One module per notebook; everything is re-exported here so a notebook imports in
 """
 
 from ._core import CheckResult
-from .awaiting import CRUNCH_SIZE, check_crunch, check_profile_of, check_warm_up
+from .await_ import CRUNCH_SIZE, check_crunch, check_profile_of, check_warm_up
 from .coroutines import check_brew, check_fetch_pair, check_legacy_bridge, legacy_report
 from .gather import check_fetch_all_safe, check_fetch_users, check_process_as_completed
 from .start_here import DISHES, MENUS, check_dinner, check_greet

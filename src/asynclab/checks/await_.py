@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..servers import USERS, DemoAPI, profile_record, user_record
 from ._core import blocking_message, checker, fail, require_callable
-from .coroutines import fail_on_outcome, observe
+from ._observe import fail_on_outcome, observe
 
 __all__ = ["CRUNCH_SIZE", "check_crunch", "check_profile_of", "check_warm_up"]
 

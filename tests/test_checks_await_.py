@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 import urllib.request
+from asyncio import run
 
 import pytest
 from conftest import LOAD_RUNS
@@ -18,9 +19,6 @@ from asynclab.checks import check_crunch, check_profile_of, check_warm_up
 SOLUTION_CODE = ("await asyncio.sleep", "asyncio.sleep(0", "await response.json",
                  "next(user", "if i %", "session.get(", "user[\"id\"]")
 
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def assert_rejected(result, *words):
