@@ -11,6 +11,7 @@ import learner_copy
 import navigation
 import nbformat
 import pytest
+import run_notebooks
 from conftest import ROOT
 
 from asynclab.course import NOTEBOOKS
@@ -88,10 +89,34 @@ def test_ruff_is_clean():
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
-def test_test_pythons_passes_words_after_double_dash_to_pytest():
-    from test_pythons import split_arguments
+def test_other_pythons_passes_words_after_double_dash_to_pytest():
+    from other_pythons import split_arguments
 
     assert split_arguments(["3.13", "--", "-x", "-k", "gather"]) == (["3.13"], ["-x", "-k",
                                                                                 "gather"])
     assert split_arguments(["3.12"]) == (["3.12"], [])
     assert split_arguments(["--", "-q"]) == ([], ["-q"])
+
+
+def test_rerunning_a_notebook_writes_no_timestamps(tmp_path):
+    """Re-running a notebook whose outputs do not change leaves the file as it was: no
+    execution timestamps, no Python patch version (issue 9: 86% of the changed lines)."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# a lesson"),
+        nbformat.v4.new_code_cell("print('same every time')"),
+        nbformat.v4.new_code_cell("6 * 7"),
+    ])
+    # as a notebook saved by an older run_notebooks, or by JupyterLab, may hold them
+    nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2026-11-01T10:00:00.000001Z"}
+    nb.cells[2].metadata["ExecuteTime"] = {"end_time": "2026-11-01T10:00:00.5Z"}
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, path)
+    run_notebooks.run(path)
+    first = path.read_text()
+    ran = nbformat.read(path, as_version=4)
+    assert ran.cells[1].outputs[0].text == "same every time\n"  # it did run
+    for cell in ran.cells:
+        assert not set(cell.metadata) & {"execution", "ExecuteTime"}, cell.metadata
+    assert "version" not in ran.metadata.get("language_info", {})
+    run_notebooks.run(path)
+    assert path.read_text() == first, "a second run changed the file"
