@@ -3,7 +3,7 @@ does, and leaves nothing behind: no error, nothing on stderr (ResourceWarnings a
 "Task was destroyed but it is pending" print there, so the kernel shows every
 ResourceWarning), no course server still running, no server thread alive.
 
-Slow (every notebook twice): the README's test command runs it; tools/test_pythons.py and
+Slow (every notebook twice): the README's test command runs it; tools/other_pythons.py and
 tools/pin_binder.py leave it out with ``-m "not browser and not slow"``.
 """
 
