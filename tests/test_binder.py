@@ -68,6 +68,17 @@ def learner_requirements() -> list[Requirement]:
                                      *project["optional-dependencies"]["lab"]]]
 
 
+def test_every_learner_requirement_is_a_plain_floor() -> None:
+    """``name>=version``, nothing else: tools/lowest_versions.py installs exactly that
+    version (and reads it without ``packaging``)."""
+    from lowest_versions import FLOOR
+
+    for req in learner_requirements():
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == ">=" and not req.marker, req
+        assert FLOOR.fullmatch(str(req).replace(" ", "")), req
+
+
 def test_requirements_txt_is_the_learner_set() -> None:
     lines = [ln.split("#", 1)[0].strip()
              for ln in (ROOT / "requirements.txt").read_text().splitlines()]
