@@ -86,18 +86,30 @@ def lab(extra: list[str]) -> int:
 PARALLEL = ["-n", "2", "--dist", "loadfile"]
 
 
+def split_marker(extra: list[str]) -> tuple[str | None, list[str]]:
+    """The ``-m EXPR`` among pytest's words (None if absent), and the other words."""
+    marker, rest, words = None, [], iter(extra)
+    for word in words:
+        if word == "-m":
+            marker = next(words, "")
+        elif word.startswith("-m") and not word.startswith("--"):
+            marker = word[2:]
+        else:
+            rest.append(word)
+    return marker, rest
+
+
 def test(extra: list[str]) -> int:
     """Run the whole test suite: unit tests, every notebook under nbval and twice in one
-    kernel, lint, the browser test; two at a time. Then, on their own, the tests marked
+    kernel, lint, the browser test; two files at a time. Then, on their own, the tests marked
     ``load`` (they keep the CPUs busy on purpose: beside other tests they would slow those
-    down). Words for pytest are given to both runs; with ``-m`` (the words choose the
-    markers themselves), ``-n`` or ``-p``, one plain pytest command runs instead."""
+    down). Words for pytest go to both runs; ``-m EXPR`` narrows both."""
+    marker, rest = split_marker(extra)
+    chosen = f" and ({marker})" if marker else ""
     pytest = [str(venv_bin("python")), "-m", "pytest"]
-    if any(word in {"-m", "-n", "-p"} or word.startswith(("-m", "-n")) for word in extra):
-        return subprocess.call([*pytest, *extra], cwd=ROOT)
-    first = subprocess.call([*pytest, *PARALLEL, "-m", "not load", *extra], cwd=ROOT)
+    first = subprocess.call([*pytest, *PARALLEL, "-m", f"not load{chosen}", *rest], cwd=ROOT)
     print("\n== the tests marked `load`, on their own", flush=True)
-    second = subprocess.call([*pytest, "-m", "load", *extra], cwd=ROOT)
+    second = subprocess.call([*pytest, "-m", f"load{chosen}", *rest], cwd=ROOT)
     # pytest's 5 means "no test selected" (e.g. -k chose none of the load tests): fine for
     # one of the two runs, not for both.
     failed = [code for code in (first, second) if code not in (0, 5)]

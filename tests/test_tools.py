@@ -120,3 +120,14 @@ def test_rerunning_a_notebook_writes_no_timestamps(tmp_path):
     assert "version" not in ran.metadata.get("language_info", {})
     run_notebooks.run(path)
     assert path.read_text() == first, "a second run changed the file"
+
+
+def test_course_test_command_narrows_both_runs_with_m():
+    from other_pythons import readme_setup
+
+    split_marker = readme_setup().split_marker
+    assert split_marker(["-m", "not browser", "-k", "gather"]) == ("not browser",
+                                                                   ["-k", "gather"])
+    assert split_marker(["-mslow", "-x"]) == ("slow", ["-x"])
+    assert split_marker(["--maxfail=1", "tests/test_servers.py"]) == (
+        None, ["--maxfail=1", "tests/test_servers.py"])
