@@ -55,6 +55,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args()
+    from pin_binder import PYTHON  # the committed outputs' Python (README: maintainers' notes)
+
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" != PYTHON:
+        print(f"note: the committed outputs are made with Python {PYTHON}; this is "
+              f"{sys.version.split()[0]} (.venv-{PYTHON}/bin/python runs {PYTHON})")
     paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         print(f"{path.name}: ", end="", flush=True)
