@@ -68,6 +68,9 @@ def setup(kind: str) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 (this file must explain itself on old Pythons)
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}. "
                  "Run this file with a newer python3.")
+    if not (ROOT / REQUIREMENTS[kind]).exists():
+        sys.exit(f"This copy of the course has no {REQUIREMENTS[kind]} (the learners' copy "
+                 "has no tests): `python3 course.py lab` opens the course.")
     ensure_venv(VENV, sys.executable, kind)
 
 

@@ -80,6 +80,11 @@ def test_learner_copy_removes_solutions(tmp_path):
     original = nbformat.read(NOTEBOOK_FILES[0], as_version=4)
     assert any("solution" in c.metadata.get("tags", []) for c in original.cells)
     assert (out / "course.py").exists() and not (out / ".git").exists()
+    # the learner's set, without what only maintainers use
+    assert (out / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
+    assert (out / "binder" / "requirements.txt").exists()
+    for name in ("tests", "tools", ".ci", ".github", "requirements-dev.txt"):
+        assert not (out / name).exists(), f"the learners' copy holds {name}"
     assert learner_copy.strip_solutions(out / "notebooks" / NOTEBOOK_FILES[0].name) == 0
 
 
