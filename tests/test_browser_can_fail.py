@@ -102,8 +102,10 @@ def test_browser_test_fails_on_broken_notebooks_and_sees_the_hang(tmp_path: Path
     nbformat.write(notebook("print('fine')", "raise ValueError('broken on purpose')",
                             "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()",
                             figure_at=2), books / "99_broken_on_purpose.ipynb")
+    # 10 s per notebook: their four cells take milliseconds, and the hanging one is only
+    # seen as hanging when that time is up.
     env = {**os.environ, "PYTHONPATH": str(archived), "COURSE_BROWSER_NOTEBOOKS": str(books),
-           "COURSE_BROWSER_TIMEOUT": "20", "COURSE_BROWSER_ARTIFACTS": str(ARTIFACTS)}
+           "COURSE_BROWSER_TIMEOUT": "10", "COURSE_BROWSER_ARTIFACTS": str(ARTIFACTS)}
 
     # nbval sends the cells one by one and sees nothing wrong with the hanging notebook.
     nbval = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
