@@ -52,7 +52,8 @@ def ensure_venv(venv: Path, interpreter: str, kind: str = "test") -> Path:
     kinds = ["test"] if kind == "test" else ["lab", "test"]
     for done in kinds:
         stamp = venv / f".course-{done}"
-        if stamp.exists() and stamp.read_text() == _digest(interpreter, REQUIREMENTS[done]):
+        if (stamp.exists() and (ROOT / REQUIREMENTS[done]).exists()
+                and stamp.read_text() == _digest(interpreter, REQUIREMENTS[done])):
             return python
     what = "the course's packages" + (" and the test tools" if kind == "test" else "")
     print(f"Installing {what} (a few minutes the first time) ...", flush=True)

@@ -136,3 +136,25 @@ def test_course_test_command_narrows_both_runs_with_m():
     assert split_marker(["-mslow", "-x"]) == ("slow", ["-x"])
     assert split_marker(["--maxfail=1", "tests/test_servers.py"]) == (
         None, ["--maxfail=1", "tests/test_servers.py"])
+
+
+def test_lab_installs_the_learner_set_and_test_adds_the_tools(tmp_path, monkeypatch):
+    from other_pythons import readme_setup
+
+    course = readme_setup()
+    venv = tmp_path / "venv"
+    course.venv_bin("python", venv).parent.mkdir(parents=True)
+    course.venv_bin("python", venv).touch()  # an existing venv: only pip runs
+    installed: list[str] = []
+
+    def fake_run(command, **kwargs):
+        if "-r" in command:
+            installed.append(command[command.index("-r") + 1])
+
+    monkeypatch.setattr(course.subprocess, "run", fake_run)
+    course.ensure_venv(venv, sys.executable, "lab")
+    course.ensure_venv(venv, sys.executable, "lab")  # done: nothing again
+    assert installed == ["requirements.txt"]
+    course.ensure_venv(venv, sys.executable, "test")
+    course.ensure_venv(venv, sys.executable, "lab")  # the test set holds the learner's
+    assert installed == ["requirements.txt", "requirements-dev.txt"]
