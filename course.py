@@ -2,10 +2,13 @@
 """Set up the course's environment and open it, or test it. Needs only Python >= 3.11.
 
     python3 course.py lab     # set up .venv, then open the course in JupyterLab
-    python3 course.py test    # set up .venv, then run every test (extra words go to pytest)
+    python3 course.py test    # set up .venv with the test tools too, then run every test
+    python3 course.py test -k servers    # extra words go to pytest
 
 Setting up means: create the virtual environment ``.venv`` next to this file and install
-``requirements.txt`` into it. It is skipped when nothing in the requirements changed.
+``requirements.txt`` into it (what a learner needs); the test command installs
+``requirements-dev.txt`` (the same plus the test tools). It is skipped when nothing in the
+requirements changed.
 """
 
 from __future__ import annotations
@@ -27,46 +30,94 @@ def venv_bin(name: str, venv: Path = VENV) -> Path:
     return folder / (name + (".exe" if os.name == "nt" else ""))
 
 
-def ensure_venv(venv: Path, interpreter: str) -> Path:
-    """Create ``venv`` with ``interpreter`` and install requirements.txt into it, unless that
-    is already done for the current requirements; return the venv's python."""
+#: What each command installs: the learner's set, or that plus the test tools.
+REQUIREMENTS = {"lab": "requirements.txt", "test": "requirements-dev.txt"}
+
+
+def _digest(interpreter: str, requirements: str) -> str:
+    digest = hashlib.sha256(interpreter.encode())
+    for name in ("requirements.txt", requirements, "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv(venv: Path, interpreter: str, kind: str = "test") -> Path:
+    """Create ``venv`` with ``interpreter`` and install ``REQUIREMENTS[kind]`` into it, unless
+    that is already done for the current requirements; return the venv's python. A venv set
+    up for the tests also counts as set up for the lab (it holds the learner's set)."""
     python = venv_bin("python", venv)
     if not python.exists():
         print(f"Creating the virtual environment {venv} ...", flush=True)
         subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
-    digest = hashlib.sha256(interpreter.encode())
-    for name in ("requirements.txt", "pyproject.toml"):
-        digest.update((ROOT / name).read_bytes())
-    stamp = venv / ".course-requirements"
-    if stamp.exists() and stamp.read_text() == digest.hexdigest():
-        return python
-    print("Installing the course's packages (a few minutes the first time) ...", flush=True)
+    kinds = ["test"] if kind == "test" else ["lab", "test"]
+    for done in kinds:
+        stamp = venv / f".course-{done}"
+        if (stamp.exists() and (ROOT / REQUIREMENTS[done]).exists()
+                and stamp.read_text() == _digest(interpreter, REQUIREMENTS[done])):
+            return python
+    what = "the course's packages" + (" and the test tools" if kind == "test" else "")
+    print(f"Installing {what} (a few minutes the first time) ...", flush=True)
     pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
     subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run([*pip, "install", "--quiet", "-r", "requirements.txt"], check=True, cwd=ROOT)
-    stamp.write_text(digest.hexdigest())
+    subprocess.run([*pip, "install", "--quiet", "-r", REQUIREMENTS[kind]], check=True, cwd=ROOT)
+    (venv / f".course-{kind}").write_text(_digest(interpreter, REQUIREMENTS[kind]))
     return python
 
 
-def setup() -> None:
-    """Create .venv and install the requirements, unless that is already done."""
+def setup(kind: str) -> None:
+    """Create .venv and install what ``kind`` (lab or test) needs, unless that is done."""
     if sys.version_info < (3, 11):  # noqa: UP036 (this file must explain itself on old Pythons)
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}. "
                  "Run this file with a newer python3.")
-    ensure_venv(VENV, sys.executable)
+    if not (ROOT / REQUIREMENTS[kind]).exists():
+        sys.exit(f"This copy of the course has no {REQUIREMENTS[kind]} (the learners' copy "
+                 "has no tests): `python3 course.py lab` opens the course.")
+    ensure_venv(VENV, sys.executable, kind)
 
 
 def lab(extra: list[str]) -> int:
-    """Open JupyterLab on the first notebook."""
-    command = [str(venv_bin("jupyter")), "lab", FIRST_NOTEBOOK, *extra]
+    """Open JupyterLab on the first notebook, serving the whole course folder (so the
+    notebooks' links to ../README.md and to tests/ work as they do on GitHub)."""
+    command = [str(venv_bin("jupyter")), "lab", f"--ServerApp.root_dir={ROOT}", FIRST_NOTEBOOK,
+               *extra]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         command.append("--allow-root")  # in containers the user is often root
     return subprocess.call(command, cwd=ROOT)
 
 
+#: Two pytest workers, each taking whole files (nbval runs a notebook's cells in order in
+#: one kernel, so a notebook must stay on one worker).
+PARALLEL = ["-n", "2", "--dist", "loadfile"]
+
+
+def split_marker(extra: list[str]) -> tuple[str | None, list[str]]:
+    """The ``-m EXPR`` among pytest's words (None if absent), and the other words."""
+    marker, rest, words = None, [], iter(extra)
+    for word in words:
+        if word == "-m":
+            marker = next(words, "")
+        elif word.startswith("-m") and not word.startswith("--"):
+            marker = word[2:]
+        else:
+            rest.append(word)
+    return marker, rest
+
+
 def test(extra: list[str]) -> int:
-    """Run the whole test suite: unit tests, every notebook under nbval, lint, browser."""
-    return subprocess.call([str(venv_bin("python")), "-m", "pytest", *extra], cwd=ROOT)
+    """Run the whole test suite: unit tests, every notebook under nbval and twice in one
+    kernel, lint, the browser test; two files at a time. Then, on their own, the tests marked
+    ``load`` (they keep the CPUs busy on purpose: beside other tests they would slow those
+    down). Words for pytest go to both runs; ``-m EXPR`` narrows both."""
+    marker, rest = split_marker(extra)
+    chosen = f" and ({marker})" if marker else ""
+    pytest = [str(venv_bin("python")), "-m", "pytest"]
+    first = subprocess.call([*pytest, *PARALLEL, "-m", f"not load{chosen}", *rest], cwd=ROOT)
+    print("\n== the tests marked `load`, on their own", flush=True)
+    second = subprocess.call([*pytest, "-m", f"load{chosen}", *rest], cwd=ROOT)
+    # pytest's 5 means "no test selected" (e.g. -k chose none of the load tests): fine for
+    # one of the two runs, not for both.
+    failed = [code for code in (first, second) if code not in (0, 5)]
+    return failed[0] if failed else (5 if first == second == 5 else 0)
 
 
 def main() -> int:
@@ -74,7 +125,7 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    setup()
+    setup(sys.argv[1])
     try:
         return commands[sys.argv[1]](sys.argv[2:])
     except KeyboardInterrupt:

@@ -1,16 +1,14 @@
-"""Shared test set-up: the repository root, and the maintainer tools made importable."""
+"""Shared test set-up: the repository root. (The maintainer tools in tools/ and the helpers in
+tests/ are importable by name: ``pythonpath`` in pyproject.toml's pytest settings.)"""
 
 from __future__ import annotations
 
 import gc
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 @pytest.fixture(autouse=True)

@@ -60,13 +60,31 @@ def binder_pins() -> dict[str, str]:
     return pins
 
 
-def top_level_requirements() -> list[Requirement]:
-    reqs = []
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
-            reqs.append(Requirement(line))
-    return reqs
+def learner_requirements() -> list[Requirement]:
+    """What requirements.txt installs: the helper package's dependencies and its ``lab``
+    extra, with the floors declared in pyproject.toml."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [Requirement(r) for r in [*project["dependencies"],
+                                     *project["optional-dependencies"]["lab"]]]
+
+
+def test_every_learner_requirement_is_a_plain_floor() -> None:
+    """``name>=version``, nothing else: tools/lowest_versions.py installs exactly that
+    version (and reads it without ``packaging``)."""
+    from lowest_versions import FLOOR
+
+    for req in learner_requirements():
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == ">=" and not req.marker, req
+        assert FLOOR.fullmatch(str(req).replace(" ", "")), req
+
+
+def test_requirements_txt_is_the_learner_set() -> None:
+    lines = [ln.split("#", 1)[0].strip()
+             for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert [ln for ln in lines if ln] == ["-e .[lab]"], (
+        "requirements.txt installs the helper package with its `lab` extra, nothing else: "
+        "minimum versions live in pyproject.toml")
 
 
 def test_binder_folder_is_what_repo2docker_reads() -> None:
@@ -91,13 +109,45 @@ def test_helper_package_installs_from_the_repository() -> None:
 def test_every_requirement_is_pinned_within_its_bounds() -> None:
     pins = binder_pins()
     problems = []
-    for req in top_level_requirements():
+    for req in learner_requirements():
         name = canonicalize_name(req.name)
         if name not in pins:
             problems.append(f"{req.name} has no pin")
         elif not req.specifier.contains(pins[name], prereleases=True):
-            problems.append(f"{req.name}=={pins[name]} is outside requirements.txt's {req}")
+            problems.append(f"{req.name}=={pins[name]} is outside pyproject.toml's {req}")
     assert not problems, "binder/requirements.txt: " + "; ".join(problems)
+
+
+def installed_closure(requirements: list[Requirement]) -> set[str]:
+    """Canonical names of ``requirements`` and of everything they need, as installed here."""
+    seen: set[str] = set()
+    todo = [(req, frozenset()) for req in requirements]
+    while todo:
+        req, extras = todo.pop()
+        name = canonicalize_name(req.name)
+        if req.marker and not any(req.marker.evaluate({"extra": e}) for e in extras or {""}):
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            needs = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        todo += [(Requirement(r), frozenset(req.extras)) for r in needs]
+    return seen
+
+
+def test_binder_gets_no_test_tools() -> None:
+    """Binder is a learner's environment: the test tools (those that nothing a learner needs
+    pulls in) are added only to test the pins."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    tools = {canonicalize_name(Requirement(r).name)
+             for r in project["optional-dependencies"]["test"]}
+    test_only = tools - installed_closure(learner_requirements())
+    assert {"pytest", "ruff", "playwright"} <= test_only  # the test sees the tools it checks
+    pinned = sorted(test_only & binder_pins().keys())
+    assert not pinned, f"binder/requirements.txt pins test tools: {', '.join(pinned)}"
 
 
 def _cell_code(source: str) -> str | None:

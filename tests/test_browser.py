@@ -40,11 +40,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # $COURSE_BROWSER_NOTEBOOKS runs the test on another folder (tests/test_browser_can_fail.py
-# uses it to prove that the test fails on broken notebooks); $COURSE_BROWSER_TIMEOUT changes
-# the time limit per notebook.
+# uses it to prove that the test fails on broken notebooks), $COURSE_BROWSER_ARTIFACTS puts
+# its screenshots and log elsewhere (so that the two, run at once, do not share a log);
+# $COURSE_BROWSER_TIMEOUT changes the time limit per notebook.
 NOTEBOOK_DIR = Path(os.environ.get("COURSE_BROWSER_NOTEBOOKS") or ROOT / "notebooks")
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
+ARTIFACTS = Path(os.environ.get("COURSE_BROWSER_ARTIFACTS") or ROOT / "test-artifacts" / "browser")
 RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT") or 120)  # notebooks take < 30 s
 SERVER_TIMEOUT = 90.0  # seconds for JupyterLab to answer after start
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook tab that is showing
@@ -129,7 +130,7 @@ def lab() -> Iterator[Lab]:
         pytest.skip("browser test skipped: Chromium not found (install Debian's `chromium` "
                     "package, or set $CHROMIUM to a Chromium executable)")
     pytest.importorskip("playwright", reason="browser test skipped: the playwright package "
-                        "is not installed (it is in requirements.txt)")
+                        "is not installed (it is in requirements-dev.txt)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-browser-") as tmp:
         tmp_path = Path(tmp)

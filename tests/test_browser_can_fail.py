@@ -10,14 +10,16 @@ Three small notebooks go through the browser test (tests/test_browser.py, in a s
 - ``99_broken_on_purpose``: a cell that raises (untagged) before a cell with a figure. The
   browser test must name the error, the cell that never ran and the figure not drawn.
 
-The archived package is installed into a temporary folder on ``PYTHONPATH`` for the subprocess
-only: it never enters the learners' environment.
+The archived package is installed once into a cache folder inside the virtual environment
+(``<venv>/course-test-cache/nest_asyncio-1.6.0``; a new venv starts a new cache) and put on
+``PYTHONPATH`` for the subprocess only: it never enters the learners' environment.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +28,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from run_notebooks import KERNELSPEC
-from test_browser import ARTIFACTS, find_chromium
+from test_browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
+ARCHIVED = "nest_asyncio==1.6.0"
+ARTIFACTS = ROOT / "test-artifacts" / "browser-can-fail"
 # A 1x1 PNG: the stored output that says "this cell shows a figure".
 PIXEL = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -57,15 +61,40 @@ def nested_run(module: str) -> nbformat.NotebookNode:
     )
 
 
+def archived_package(tmp_path: Path) -> Path:
+    """A folder holding the archived nest_asyncio, for ``PYTHONPATH``: installed once per
+    virtual environment and version (a cache), or into ``tmp_path`` outside a venv."""
+    in_venv = sys.prefix != sys.base_prefix
+    cache = (Path(sys.prefix) / "course-test-cache" if in_venv else tmp_path)
+    folder = cache / ARCHIVED.replace("==", "-")
+    if (folder / "nest_asyncio.py").is_file():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".{folder.name}-{os.getpid()}"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", "--no-deps", "--target",
+                              str(partial), ARCHIVED], capture_output=True, text=True, timeout=300)
+    if install.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        pytest.skip(f"could not install the archived {ARCHIVED}: {install.stderr[-300:]}")
+    try:
+        partial.rename(folder)  # whole or not at all, also when two runs install at once
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)  # another run was first: use its copy
+    return folder
+
+
+def test_archived_package_is_installed_once(tmp_path: Path) -> None:
+    first = archived_package(tmp_path)
+    stamp = (first / "nest_asyncio.py").stat().st_mtime_ns
+    assert archived_package(tmp_path) == first
+    assert (first / "nest_asyncio.py").stat().st_mtime_ns == stamp, "installed a second time"
+
+
 def test_browser_test_fails_on_broken_notebooks_and_sees_the_hang(tmp_path: Path) -> None:
     if find_chromium() is None:
         pytest.skip("browser test skipped: Chromium not found")
-    archived = tmp_path / "archived"
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                              "--disable-pip-version-check", "--target", str(archived),
-                              "nest_asyncio==1.6.0"], capture_output=True, text=True, timeout=300)
-    if install.returncode != 0:
-        pytest.skip(f"could not install the archived nest_asyncio 1.6.0: {install.stderr[-300:]}")
+    archived = archived_package(tmp_path)
     books = tmp_path / "notebooks"
     books.mkdir()
     nbformat.write(nested_run("nest_asyncio2"), books / "97_nest_asyncio2.ipynb")
@@ -73,8 +102,10 @@ def test_browser_test_fails_on_broken_notebooks_and_sees_the_hang(tmp_path: Path
     nbformat.write(notebook("print('fine')", "raise ValueError('broken on purpose')",
                             "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()",
                             figure_at=2), books / "99_broken_on_purpose.ipynb")
+    # 10 s per notebook: their four cells take milliseconds, and the hanging one is only
+    # seen as hanging when that time is up.
     env = {**os.environ, "PYTHONPATH": str(archived), "COURSE_BROWSER_NOTEBOOKS": str(books),
-           "COURSE_BROWSER_TIMEOUT": "20"}
+           "COURSE_BROWSER_TIMEOUT": "10", "COURSE_BROWSER_ARTIFACTS": str(ARTIFACTS)}
 
     # nbval sends the cells one by one and sees nothing wrong with the hanging notebook.
     nbval = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -3,13 +3,18 @@ does, and leaves nothing behind: no error, nothing on stderr (ResourceWarnings a
 "Task was destroyed but it is pending" print there, so the kernel shows every
 ResourceWarning), no course server still running, no server thread alive.
 
-Slow (every notebook twice): the README's test command runs it; tools/test_pythons.py and
-tools/pin_binder.py leave it out with ``-m "not browser and not slow"``.
+Slow (every notebook twice): the README's test command runs it; tools/other_pythons.py and
+tools/pin_binder.py leave it out with ``-m "not browser and not slow and not load"``.
+
+Each notebook runs in a copy of ``notebooks/`` and ``data/`` in a temporary folder: what a
+notebook writes (02 writes scripts and runs them) must not meet nbval's run of the same
+notebook, which may run at the same time on the other pytest worker.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -38,7 +43,11 @@ def _stderr(cell: nbformat.NotebookNode) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_twice_in_one_kernel_and_cleans_up(path: Path) -> None:
+def test_notebook_runs_twice_in_one_kernel_and_cleans_up(path: Path, tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    shutil.copytree(path.parent, tmp_path / "notebooks",
+                    ignore=shutil.ignore_patterns("*_scripts", ".ipynb_checkpoints"))
+    path = tmp_path / "notebooks" / path.name
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})

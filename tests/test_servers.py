@@ -153,3 +153,39 @@ def test_stopping_while_clients_connect_leaves_no_unclosed_socket():
         stop.set()
         thread.join()
         gc.collect()
+
+
+class _LoopWithoutRemoveReader(asyncio.SelectorEventLoop):
+    """Like Windows' default (Proactor) loop in the one way that matters to the servers:
+    ``remove_reader`` is not supported."""
+
+    calls = 0
+
+    def remove_reader(self, fd):  # noqa: ANN001, ANN201 - asyncio's signature
+        type(self).calls += 1
+        raise NotImplementedError
+
+
+class _ProactorLikeAPI(DemoAPI):
+    loop_factory = _LoopWithoutRemoveReader
+
+
+def test_stopping_works_on_a_loop_without_remove_reader():
+    """Windows' Proactor loop has no remove_reader: the server must still stop, end its
+    thread, close its listening socket (no ResourceWarning: an error here) and free the port,
+    and a restart must work."""
+    _LoopWithoutRemoveReader.calls = 0
+    api = _ProactorLikeAPI(latency=0)
+    for _ in range(2):
+        api.start()
+        port = api.port
+        assert get_json(f"{api.url}/users/3") == user_record(3)
+        api.stop()
+        assert not api.running
+        gc.collect()
+        with socket.socket() as probe:  # nothing listens there any more
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
+    assert _LoopWithoutRemoveReader.calls == 2, "the server did not try remove_reader"
+    assert not [t for t in threading.enumerate() if t.name == "_ProactorLikeAPI-thread"]

@@ -11,6 +11,7 @@ import learner_copy
 import navigation
 import nbformat
 import pytest
+import run_notebooks
 from conftest import ROOT
 
 from asynclab.lessons import LESSONS
@@ -83,6 +84,11 @@ def test_learner_copy_removes_solutions(tmp_path):
     original = nbformat.read(NOTEBOOK_FILES[0], as_version=4)
     assert any("solution" in c.metadata.get("tags", []) for c in original.cells)
     assert (out / "course.py").exists() and not (out / ".git").exists()
+    # the learner's set, without what only maintainers use
+    assert (out / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
+    assert (out / "binder" / "requirements.txt").exists()
+    for name in ("tests", "tools", ".ci", ".github", "requirements-dev.txt"):
+        assert not (out / name).exists(), f"the learners' copy holds {name}"
     assert learner_copy.strip_solutions(out / "notebooks" / NOTEBOOK_FILES[0].name) == 0
 
 
@@ -92,10 +98,67 @@ def test_ruff_is_clean():
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
-def test_test_pythons_passes_words_after_double_dash_to_pytest():
-    from test_pythons import split_arguments
+def test_other_pythons_passes_words_after_double_dash_to_pytest():
+    from other_pythons import split_arguments
 
     assert split_arguments(["3.13", "--", "-x", "-k", "gather"]) == (["3.13"], ["-x", "-k",
                                                                                 "gather"])
     assert split_arguments(["3.12"]) == (["3.12"], [])
     assert split_arguments(["--", "-q"]) == ([], ["-q"])
+
+
+def test_rerunning_a_notebook_writes_no_timestamps(tmp_path):
+    """Re-running a notebook whose outputs do not change leaves the file as it was: no
+    execution timestamps, no Python patch version (issue 9: 86% of the changed lines)."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# a lesson"),
+        nbformat.v4.new_code_cell("print('same every time')"),
+        nbformat.v4.new_code_cell("6 * 7"),
+    ])
+    # as a notebook saved by an older run_notebooks, or by JupyterLab, may hold them
+    nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2026-11-01T10:00:00.000001Z"}
+    nb.cells[2].metadata["ExecuteTime"] = {"end_time": "2026-11-01T10:00:00.5Z"}
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, path)
+    run_notebooks.run(path)
+    first = path.read_text()
+    ran = nbformat.read(path, as_version=4)
+    assert ran.cells[1].outputs[0].text == "same every time\n"  # it did run
+    for cell in ran.cells:
+        assert not set(cell.metadata) & {"execution", "ExecuteTime"}, cell.metadata
+    assert "version" not in ran.metadata.get("language_info", {})
+    run_notebooks.run(path)
+    assert path.read_text() == first, "a second run changed the file"
+
+
+def test_course_test_command_narrows_both_runs_with_m():
+    from other_pythons import readme_setup
+
+    split_marker = readme_setup().split_marker
+    assert split_marker(["-m", "not browser", "-k", "gather"]) == ("not browser",
+                                                                   ["-k", "gather"])
+    assert split_marker(["-mslow", "-x"]) == ("slow", ["-x"])
+    assert split_marker(["--maxfail=1", "tests/test_servers.py"]) == (
+        None, ["--maxfail=1", "tests/test_servers.py"])
+
+
+def test_lab_installs_the_learner_set_and_test_adds_the_tools(tmp_path, monkeypatch):
+    from other_pythons import readme_setup
+
+    course = readme_setup()
+    venv = tmp_path / "venv"
+    course.venv_bin("python", venv).parent.mkdir(parents=True)
+    course.venv_bin("python", venv).touch()  # an existing venv: only pip runs
+    installed: list[str] = []
+
+    def fake_run(command, **kwargs):
+        if "-r" in command:
+            installed.append(command[command.index("-r") + 1])
+
+    monkeypatch.setattr(course.subprocess, "run", fake_run)
+    course.ensure_venv(venv, sys.executable, "lab")
+    course.ensure_venv(venv, sys.executable, "lab")  # done: nothing again
+    assert installed == ["requirements.txt"]
+    course.ensure_venv(venv, sys.executable, "test")
+    course.ensure_venv(venv, sys.executable, "lab")  # the test set holds the learner's
+    assert installed == ["requirements.txt", "requirements-dev.txt"]

@@ -2,8 +2,10 @@
 
     python tools/learner_copy.py OUTDIR
 
-Copies the repository (no .git, no .venv) to OUTDIR and removes every notebook cell tagged
-``solution``. The checks and hints stay, so learners still get feedback.
+Copies the repository to OUTDIR and removes every notebook cell tagged ``solution``. The
+checks and hints stay, so learners still get feedback. What only maintainers use stays out:
+git, virtual environments, the tests (they hold the reference answers), the tools, CI and
+``requirements-dev.txt``; ``requirements.txt`` (what a learner needs) and Binder's pins stay.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-_SKIP = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".ipynb_checkpoints",
-                               "test-artifacts")
+_SKIP = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.egg-info", ".ipynb_checkpoints",
+                               "test-artifacts", ".ruff_cache")
+#: Top-level entries that are for maintainers only.
+MAINTAINERS_ONLY = ("tests", "tools", ".ci", ".github", "requirements-dev.txt")
 
 
 def strip_solutions(path: Path) -> int:
@@ -38,6 +42,12 @@ def main() -> int:
     if out.exists():
         raise SystemExit(f"{out} exists already: choose a new folder")
     shutil.copytree(ROOT, out, ignore=_SKIP)
+    for name in MAINTAINERS_ONLY:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
     total = sum(strip_solutions(p) for p in sorted((out / "notebooks").glob("*.ipynb")))
     print(f"learners' copy in {out}: {total} solution cells removed")
     return 0

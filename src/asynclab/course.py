@@ -4,9 +4,8 @@ and notebook 00 are all written from this list."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-__all__ = ["NOTEBOOKS", "Notebook", "find_root"]
+__all__ = ["NOTEBOOKS", "Notebook"]
 
 
 @dataclass(frozen=True)
@@ -47,13 +46,3 @@ NOTEBOOKS: tuple[Notebook, ...] = tuple(Notebook(*row) for row in [
     (19, "capstone", "Capstone", "a rate-limited, retrying crawler with a dashboard"),
 ])
 
-
-def find_root(start: Path | None = None) -> Path:
-    """The course repository's root: the nearest folder above ``start`` (default: the current
-    folder) that holds both ``notebooks/`` and ``pyproject.toml``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
-            return folder
-    raise FileNotFoundError(f"no course folder (with notebooks/ and pyproject.toml) above {here}; "
-                            "open the notebooks from inside the course repository")

@@ -7,27 +7,32 @@ import importlib.metadata
 import sys
 from dataclasses import dataclass
 
-__all__ = ["REQUIRED_PACKAGES", "EnvironmentReport", "check_environment", "kernel_line"]
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
-#: Distributions the notebooks import, with the oldest version the course is tested with.
-REQUIRED_PACKAGES: dict[str, str] = {
-    "aiohttp": "3.10",
-    "matplotlib": "3.8",
-    "tqdm": "4.66",
-    "ipykernel": "6.29",
-    "nest-asyncio2": "1.6",
-    "asynclab": "0.1",
-}
+__all__ = ["CHECKED_PACKAGES", "EnvironmentReport", "check_environment", "kernel_line",
+           "minimum_versions"]
+
+#: The distributions the check reports on (those the notebooks import), in this order. Their
+#: minimum versions are not repeated here: they are read from the course's one declaration,
+#: pyproject.toml (the installed asynclab's requirements).
+CHECKED_PACKAGES: tuple[str, ...] = ("aiohttp", "matplotlib", "tqdm", "ipykernel",
+                                     "nest-asyncio2", "asynclab")
 
 
-def _version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+def minimum_versions() -> dict[str, SpecifierSet]:
+    """{canonical name: specifier} for everything asynclab and its ``lab`` extra require."""
+    try:
+        requires = importlib.metadata.requires("asynclab") or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    found = {}
+    for text in requires:
+        req = Requirement(text)
+        if req.marker is None or req.marker.evaluate({"extra": "lab"}):
+            found[canonicalize_name(req.name)] = req.specifier
+    return found
 
 
 @dataclass
@@ -81,7 +86,7 @@ def kernel_line(in_kernel: bool, loop_running: bool, autoawait: bool | None) -> 
         return True, "not in a Jupyter kernel (a script or a terminal): fine for tests"
     if not loop_running:
         return False, ("no event loop runs in this kernel, so cells cannot use top-level "
-                       f"`await`: update ipykernel ({REQUIRED_PACKAGES['ipykernel']} or newer)")
+                       f"`await`: update ipykernel ({minimum_versions().get('ipykernel', '')})")
     if not autoawait:
         return False, ("top-level `await` is switched off in this kernel: run `%autoawait on` "
                        "in a cell, or restart the kernel")
@@ -95,14 +100,17 @@ def check_environment() -> EnvironmentReport:
     version = ".".join(map(str, sys.version_info[:3]))
     lines.append((sys.version_info >= (3, 11),
                   f"Python {version} (the course needs 3.11 or newer)"))
-    for name, minimum in REQUIRED_PACKAGES.items():
+    minimum = minimum_versions()
+    for name in CHECKED_PACKAGES:
+        wanted = minimum.get(canonicalize_name(name), SpecifierSet())
+        needs = f" (needs {wanted})" if str(wanted) else ""
         try:
             found = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            lines.append((False, f"{name} is missing (needs {minimum} or newer)"))
+            lines.append((False, f"{name} is missing{needs}"))
             continue
-        good = _version_tuple(found) >= _version_tuple(minimum)
-        lines.append((good, f"{name} {found}" + ("" if good else f" is too old: needs {minimum}")))
+        good = wanted.contains(found, prereleases=True)
+        lines.append((good, f"{name} {found}" + ("" if good else f" is too old{needs}")))
     shell = _kernel_shell()
     lines.append(kernel_line(shell is not None, _has_running_loop(),
                              bool(getattr(shell, "autoawait", False))))

@@ -14,6 +14,7 @@ order in which concurrent requests arrive, and a retry of a failed request may s
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Collection
@@ -90,16 +91,13 @@ class DemoAPI(BackgroundServer):
         try:
             user_id = int(raw)
         except ValueError:
-            raise web.HTTPNotFound(text=f'{{"error": "no user {raw!r}"}}',
-                                   content_type="application/json") from None
+            raise web.HTTPNotFound(**_error(f"no user {raw!r}")) from None
         if user_id not in USERS:
-            raise web.HTTPNotFound(text=f'{{"error": "no user {user_id}"}}',
-                                   content_type="application/json")
+            raise web.HTTPNotFound(**_error(f"no user {user_id}"))
         self._attempts[request.path] += 1
         if user_id in self.fail_ids or self.should_fail(request.path,
                                                         self._attempts[request.path]):
-            raise web.HTTPServiceUnavailable(text='{"error": "injected failure"}',
-                                             content_type="application/json")
+            raise web.HTTPServiceUnavailable(**_error("injected failure"))
         return user_id
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -110,3 +108,9 @@ class DemoAPI(BackgroundServer):
 
     async def _profile(self, request: web.Request) -> web.Response:
         return web.json_response(profile_record(self._check(request)))
+
+
+def _error(message: str) -> dict[str, str]:
+    """The body of an error answer, ``{"error": message}``, as keyword arguments for an
+    aiohttp HTTP exception (json.dumps escapes what the message holds, e.g. quotes)."""
+    return {"text": json.dumps({"error": message}), "content_type": "application/json"}

@@ -42,8 +42,13 @@ class BackgroundServer:
 
     Use it as a context manager (``with Server() as srv:``) or call :meth:`start` and
     :meth:`stop`. ``latency`` (seconds) is added to every request; a ``?delay=`` query
-    parameter overrides it for one request.
+    parameter overrides it for one request. (No ``async with``: starting and stopping wait
+    for the server's thread, which would block the caller's event loop.)
     """
+
+    #: Makes the server thread's event loop; None: asyncio's default for this system (on
+    #: Windows the Proactor loop, which has no ``remove_reader``). Tests set it.
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
 
     def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1") -> None:
         if not isinstance(latency, int | float) or not 0 <= latency <= 10:
@@ -118,19 +123,13 @@ class BackgroundServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> Self:
-        return self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         where = self.url if self.port is not None else "stopped"
         return f"<{type(self).__name__} {where} latency={self.latency}s>"
 
     # -- inside the server thread --------------------------------------------------------
     def _serve(self) -> None:
-        with asyncio.Runner() as runner:
+        with asyncio.Runner(loop_factory=self.loop_factory) as runner:
             runner.run(self._main())
 
     async def _main(self) -> None:
@@ -145,7 +144,8 @@ class BackgroundServer:
             await app_runner.setup()
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             listener = socket.create_server((self.host, 0), family=family)
-            await web.SockSite(app_runner, listener).start()
+            site = web.SockSite(app_runner, listener)
+            await site.start()
             self.port = listener.getsockname()[1]
         except BaseException as exc:  # report any start-up failure to start()
             self._error = exc
@@ -158,11 +158,13 @@ class BackgroundServer:
         try:
             await self._stop_event.wait()
         finally:
-            await self._stop_accepting(listener)
-            await app_runner.cleanup()
+            try:
+                await self._stop_accepting(listener, site)
+            finally:
+                await app_runner.cleanup()  # closes the listener and every connection
 
     @staticmethod
-    async def _stop_accepting(listener: socket.socket) -> None:
+    async def _stop_accepting(listener: socket.socket, site: web.BaseSite) -> None:
         """Accept no new connection, and let those already accepted reach aiohttp, so that
         its clean-up closes them too.
 
@@ -172,8 +174,17 @@ class BackgroundServer:
         later. It happened when a client connected at the moment the server stopped
         (measured: 2 to 4 stops in 100 of the gather check with a plain gather, on Python 3.11
         and 3.13; CI failed on it once).
+
+        Stopping the reader does that on selector loops (Linux, macOS). Windows' default
+        Proactor loop has no ``remove_reader`` (NotImplementedError): there the site's asyncio
+        server is closed instead (public API), which ends the accepting and closes the
+        listening socket; the rare connection caught at that instant may then still be
+        dropped by asyncio, but the server stops, its thread ends and the port is freed.
         """
-        asyncio.get_running_loop().remove_reader(listener.fileno())
+        try:
+            asyncio.get_running_loop().remove_reader(listener.fileno())
+        except NotImplementedError:
+            await site.stop()
         for _ in range(2):  # one step to create the transport, one for connection_made
             await asyncio.sleep(0)
 

@@ -1,34 +1,46 @@
 """Run the test suite on every supported Python (3.11, 3.12, 3.13) that this machine has.
 
-    python3 tools/test_pythons.py                  # every version found
-    python3 tools/test_pythons.py 3.12 3.13        # only these
-    python3 tools/test_pythons.py --require-all    # fail when a version is missing (CI)
-    python3 tools/test_pythons.py -- -x -q         # words after -- go to pytest
+    python3 tools/other_pythons.py                  # every version found
+    python3 tools/other_pythons.py 3.12 3.13        # only these
+    python3 tools/other_pythons.py --require-all    # fail when a version is missing (CI)
+    python3 tools/other_pythons.py -- -x -q         # words after -- go to pytest
 
 For each version: find an interpreter (``python3.X`` on PATH, else pyenv's
 ``~/.pyenv/versions/3.X.*``), create ``.venv-3.X`` next to the repository (gitignored), install
-``requirements.txt`` into it (skipped when the requirements did not change), then run
-``python -m pytest -m "not browser and not slow"``: every unit test and every notebook under
-nbval. The browser test and the second runs of every notebook (``slow``) are left out, to keep
-CI within minutes: the README test command runs them once. A summary with times comes last;
-the exit status is 1 when any version failed.
+``requirements-dev.txt`` into it (skipped when the requirements did not change), then run
+``python -m pytest -n 2 --dist loadfile -m "not browser and not slow and not load"``: every
+unit test and every notebook under nbval, two files at a time. The browser test, the second
+runs of every notebook (``slow``) and the tests under CPU load (``load``) are left out, to
+keep CI within minutes: the README test command runs them once. A summary with times comes
+last; the exit status is 1 when any version failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import course  # noqa: E402  (the README's set-up, reused: one way to build a venv)
-
 VERSIONS = ("3.11", "3.12", "3.13")
+#: What runs on each version: everything but the browser, the second runs and the load tests.
+SELECTION = ["-n", "2", "--dist", "loadfile", "-m", "not browser and not slow and not load"]
+
+
+def readme_setup() -> ModuleType:
+    """The README's set-up script (``course.py`` at the root), loaded from its file: one way
+    to build a venv. (Tools import each other from tools/, which Python puts on the path.)"""
+    spec = importlib.util.spec_from_file_location("course_setup", ROOT / "course.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def find_python(version: str) -> Path | None:
@@ -82,15 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n===== Python {version} ({interpreter})", flush=True)
         start = time.perf_counter()
         try:
-            python = course.ensure_venv(ROOT / f".venv-{version}", str(interpreter))
+            python = readme_setup().ensure_venv(ROOT / f".venv-{version}", str(interpreter))
         except subprocess.CalledProcessError:
             rows.append((version, "set-up failed", time.perf_counter() - start, 0.0))
             failed = True
             continue
         installed = time.perf_counter() - start
         start = time.perf_counter()
-        code = subprocess.call([str(python), "-m", "pytest", "-m", "not browser and not slow",
-                                *pytest_args],
+        code = subprocess.call([str(python), "-m", "pytest", *SELECTION, *pytest_args],
                                cwd=ROOT)
         tested = time.perf_counter() - start
         rows.append((version, "passed" if code == 0 else f"FAILED (pytest exit {code})",
