@@ -30,9 +30,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from asynclab.lessons import notebook_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths(ROOT)
 # Files that make repo2docker pick another build pack or a different environment than
 # binder/requirements.txt; none may exist in binder/.
 OTHER_BUILD_FILES = ["environment.yml", "Pipfile", "Pipfile.lock", "Dockerfile", "Project.toml",

@@ -38,13 +38,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from asynclab.lessons import notebook_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 # $COURSE_BROWSER_NOTEBOOKS runs the test on another folder (tests/test_browser_can_fail.py
 # uses it to prove that the test fails on broken notebooks), $COURSE_BROWSER_ARTIFACTS puts
 # its screenshots and log elsewhere (so that the two, run at once, do not share a log);
 # $COURSE_BROWSER_TIMEOUT changes the time limit per notebook.
 NOTEBOOK_DIR = Path(os.environ.get("COURSE_BROWSER_NOTEBOOKS") or ROOT / "notebooks")
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths(NOTEBOOK_DIR.parent)
 ARTIFACTS = Path(os.environ.get("COURSE_BROWSER_ARTIFACTS") or ROOT / "test-artifacts" / "browser")
 RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT") or 120)  # notebooks take < 30 s
 SERVER_TIMEOUT = 90.0  # seconds for JupyterLab to answer after start

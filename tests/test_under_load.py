@@ -17,12 +17,11 @@ import pytest
 from conftest import ROOT
 from loadgen import cpu_load
 
-from asynclab.course import NOTEBOOKS
+from asynclab.lessons import notebook_paths
 
 pytestmark = pytest.mark.load
 
-EXISTING = [ROOT / "notebooks" / nb.filename for nb in NOTEBOOKS
-            if (ROOT / "notebooks" / nb.filename).exists()]
+EXISTING = notebook_paths(ROOT)
 
 
 @pytest.mark.parametrize("path", EXISTING, ids=[p.stem for p in EXISTING])

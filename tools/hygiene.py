@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from asynclab.lessons import notebook_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "python3"
 _PATHS = re.compile(r"(/home/|/root/|/Users/|/work/|/tmp/|/private/var/|[A-Za-z]:\\\\|"
@@ -66,7 +68,7 @@ def problems(path: Path) -> list[str]:
 
 
 def main() -> int:
-    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = notebook_paths(ROOT)
     bad = 0
     for path in paths:
         for problem in problems(path):

@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from asynclab.lessons import notebook_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The one kernel every notebook runs on (tools/hygiene.py checks it).
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -60,7 +62,7 @@ def main() -> int:
     if f"{sys.version_info[0]}.{sys.version_info[1]}" != PYTHON:
         print(f"note: the committed outputs are made with Python {PYTHON}; this is "
               f"{sys.version.split()[0]} (.venv-{PYTHON}/bin/python runs {PYTHON})")
-    paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.paths or notebook_paths(ROOT)
     for path in paths:
         print(f"{path.name}: ", end="", flush=True)
         print(f"{run(path):.1f} s")
