@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 SOURCE = ROOT / "notebooks" / "00_start_here.ipynb"
-VERDICT = "interleaving saved more than half a second: True"
+VERDICT = "the interleaving chef needed less than three quarters of the time: True"
 
 
 def _run_nbval(path) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,8 @@
 Checks: every code cell executed, in order, from 1 (one fresh kernel); no error output except
 in cells tagged ``raises-exception``; nothing on stderr (where warnings, unclosed resources and
 lost tasks show up); no absolute paths or user names in outputs; the one kernel spec
-(``python3``); solution cells hidden and tagged.
+(``python3``); solution cells hidden and tagged; no execution timestamps (they make every
+re-run a diff: ``tools/run_notebooks.py`` does not write them).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def problems(path: Path) -> list[str]:
                 found.append(f"code cell {number} output shows a local path ({match.group(0)!r})")
             if user not in ("root", "") and re.search(rf"\b{user}\b", text):
                 found.append(f"code cell {number} output shows the user name {user!r}")
+        if {"execution", "ExecuteTime"} & set(cell.metadata):
+            found.append(f"code cell {number} holds execution timestamps in its metadata "
+                         "(re-run it with `python tools/run_notebooks.py`)")
         if "solution" in tags and not cell.metadata.get("jupyter", {}).get("source_hidden"):
             found.append(f"code cell {number} is a solution but its source is not hidden")
     return found
