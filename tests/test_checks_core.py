@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from asynclab.checks._core import CheckResult, call_learner, checker, fail
+from asynclab.checks._core import CheckResult, call_learner, checker, fail, run_learner
 
 
 def test_checker_turns_fail_into_a_one_line_verdict():
@@ -71,3 +71,25 @@ def test_tasks_a_wrong_answer_leaves_behind_are_cancelled_and_retrieved():
     assert left == []  # the two 5-second children were cancelled, not left running
     assert reports == []  # no "Task exception was never retrieved"
     assert factory is None  # the loop's task factory is restored
+
+
+def test_a_plain_function_may_return_a_task_but_a_coroutine_function_may_not():
+    async def job():
+        await asyncio.sleep(0.01)
+        return "done"
+
+    def starts_a_task():
+        return asyncio.create_task(job())
+
+    async def forgets_to_await():
+        return asyncio.create_task(job())
+
+    async def main():
+        started = await run_learner(starts_a_task, cancel_leftover_tasks=False)
+        result = await started.value
+        forgot = await run_learner(forgets_to_await)
+        return started, result, forgot
+
+    started, result, forgot = asyncio.run(main())
+    assert started.unawaited == "" and result == "done"
+    assert forgot.unawaited == "Task" and forgot.value.cancelled()

@@ -143,16 +143,21 @@ async def run_learner(func: Callable[..., Any], *args: Any, time_limit: float = 
     While it runs, blocking calls on the event loop's thread are caught by name
     (:mod:`.blocking`); afterwards the tasks it created and left running are cancelled (unless
     ``cancel_leftover_tasks`` is False: a check of background tasks waits for them itself), and
-    un-awaited coroutines it returned are closed, so nothing runs on or warns later in the
+    un-awaited coroutines or futures that a coroutine function returned are closed or cancelled
+    (a plain function may return a task on purpose), so nothing runs on or warns later in the
     learner's notebook.
     """
     outcome = Outcome()
+    was_async = False
     with watching_blocking_calls() as outcome.blocking:
         start = time.perf_counter()
         try:
             async with _cleaning_up_tasks(cancel_leftover_tasks):
                 value = func(*args, **kwargs)
-                if inspect.isawaitable(value):
+                # A coroutine is awaited; a task that a plain function returns is its value.
+                was_async = inspect.isawaitable(value) and (
+                    inspect.iscoroutine(value) or inspect.iscoroutinefunction(func))
+                if was_async:
                     limit = asyncio.timeout(time_limit)
                     try:
                         async with limit:
@@ -166,8 +171,10 @@ async def run_learner(func: Callable[..., Any], *args: Any, time_limit: float = 
         except Exception as exc:  # CancelledError and KeyboardInterrupt go through
             outcome.error = exc
             outcome.elapsed = time.perf_counter() - start
+    # Awaitables in what a coroutine function returned were forgotten; a plain function may
+    # return a task on purpose (e.g. one that starts background work).
     items = outcome.value if isinstance(outcome.value, list | tuple) else [outcome.value]
-    pending = [item for item in items if inspect.isawaitable(item)]
+    pending = [item for item in items if inspect.isawaitable(item)] if was_async else []
     for item in pending:  # clean up what the learner left unawaited, so nothing warns later
         if inspect.iscoroutine(item):
             item.close()
