@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # its screenshots and log elsewhere (so that the two, run at once, do not share a log);
 # $COURSE_BROWSER_TIMEOUT changes the time limit per notebook.
 NOTEBOOK_DIR = Path(os.environ.get("COURSE_BROWSER_NOTEBOOKS") or ROOT / "notebooks")
-NOTEBOOKS = notebook_paths(NOTEBOOK_DIR.parent)
+# The course's notebooks, or every NN_*.ipynb in $COURSE_BROWSER_NOTEBOOKS (the proof's are
+# not lessons of the course).
+NOTEBOOKS = (sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+             if "COURSE_BROWSER_NOTEBOOKS" in os.environ else notebook_paths(ROOT))
 ARTIFACTS = Path(os.environ.get("COURSE_BROWSER_ARTIFACTS") or ROOT / "test-artifacts" / "browser")
 RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT") or 120)  # notebooks take < 30 s
 SERVER_TIMEOUT = 90.0  # seconds for JupyterLab to answer after start
