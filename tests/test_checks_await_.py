@@ -5,12 +5,14 @@ repeatedly under a bursty CPU load."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import urllib.request
 from asyncio import run
 
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks import check_crunch, check_profile_of, check_warm_up
@@ -21,13 +23,7 @@ SOLUTION_CODE = ("await asyncio.sleep", "asyncio.sleep(0", "await response.json"
 
 
 
-def assert_rejected(result, *words):
-    """❌, with every one of ``words`` in the sentence and no solution code."""
-    assert not result.passed, result.message
-    for word in words:
-        assert word in result.message, (word, result.message)
-    for code in SOLUTION_CODE:
-        assert code not in result.message, (code, result.message)
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
 # -- check_profile_of -------------------------------------------------------------------------
@@ -122,7 +118,7 @@ async def po_every_user(session, base_url, name):
     (po_every_user, ["requests for one name"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_profile_of_rejects(profile_of, words):
-    assert_rejected(run(check_profile_of(profile_of)), *words)
+    rejected(run(check_profile_of(profile_of)), *words)
 
 
 @pytest.mark.load
@@ -196,7 +192,7 @@ async def wu_hard_coded_text(steps):
     (wu_hard_coded_text, ["warm_up(2) returned 'warm after 4 steps'"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_warm_up_rejects(warm_up, words):
-    assert_rejected(run(check_warm_up(warm_up)), *words)
+    rejected(run(check_warm_up(warm_up)), *words)
 
 
 def test_warm_up_rejects_a_sleep_bound_before_the_check():
@@ -208,7 +204,7 @@ def test_warm_up_rejects_a_sleep_bound_before_the_check():
         return f"warm after {steps} steps"
 
     result = run(check_warm_up(warm_up))
-    assert_rejected(result, "heartbeat", "could not name")
+    rejected(result, "heartbeat", "could not name")
     assert "time.sleep" not in result.message
 
 
@@ -315,7 +311,7 @@ async def cr_off_by_one(n):
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_crunch_rejects(crunch, words, not_words):
     result = run(check_crunch(crunch))
-    assert_rejected(result, *words)
+    rejected(result, *words)
     for word in not_words:
         assert word not in result.message, (word, result.message)
 

@@ -5,12 +5,14 @@ repeatedly under a bursty CPU load."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import urllib.request
 from asyncio import run
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks import check_brew, check_fetch_pair, check_legacy_bridge, legacy_report
@@ -22,13 +24,7 @@ SOLUTION_CODE = ("await asyncio.sleep", "asyncio.sleep(seconds", "await fetch_us
 
 
 
-def assert_rejected(result, *words):
-    """❌, with every one of ``words`` in the sentence and no solution code."""
-    assert not result.passed, result.message
-    for word in words:
-        assert word in result.message, (word, result.message)
-    for code in SOLUTION_CODE:
-        assert code not in result.message, (code, result.message)
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
 # -- check_brew -------------------------------------------------------------------------------
@@ -93,7 +89,7 @@ async def brew_always_tea(drink, seconds):
     (brew_always_tea, ["brew('coffee', 0.05) returned 'tea is ready'", "several drinks"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_brew_rejects(brew, words):
-    assert_rejected(run(check_brew(brew)), *words)
+    rejected(run(check_brew(brew)), *words)
 
 
 def test_brew_rejects_a_sleep_bound_before_the_check():
@@ -106,7 +102,7 @@ def test_brew_rejects_a_sleep_bound_before_the_check():
         return f"{drink} is ready"
 
     result = run(check_brew(brew))
-    assert_rejected(result, "heartbeat", "could not name")
+    rejected(result, "heartbeat", "could not name")
     assert "time.sleep" not in result.message
 
 
@@ -114,7 +110,7 @@ def test_brew_rejects_plain_function():
     def brew(drink, seconds):
         return f"{drink} is ready"
 
-    assert_rejected(run(check_brew(brew)), "async def")
+    rejected(run(check_brew(brew)), "async def")
 
 
 @pytest.mark.load
@@ -179,7 +175,7 @@ async def fp_first_twice(fetch_user, first_id, second_id):
     (fp_first_twice, ["ids [3, 3]", "users 3 and 7"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_fetch_pair_rejects(fetch_pair, words):
-    assert_rejected(run(check_fetch_pair(fetch_pair)), *words)
+    rejected(run(check_fetch_pair(fetch_pair)), *words)
 
 
 @pytest.mark.load
@@ -240,12 +236,12 @@ async def bridge_runs_the_wrong_thing(n):
     (bridge_runs_the_wrong_thing, ["expected the text that legacy_report(6) returns"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_bridge_rejects(bridge, words):
-    assert_rejected(run(check_legacy_bridge(bridge)), *words)
+    rejected(run(check_legacy_bridge(bridge)), *words)
 
 
 def test_bridge_refuses_a_patched_asyncio(monkeypatch):
     monkeypatch.setattr(asyncio, "_nest_patched", True, raising=False)
-    assert_rejected(run(check_legacy_bridge(bridge_ok)), "patched by nest_asyncio",
+    rejected(run(check_legacy_bridge(bridge_ok)), "patched by nest_asyncio",
                     "Restart the kernel")
 
 
@@ -254,7 +250,7 @@ def test_bridge_names_a_blocking_network_call():
         urllib.request.urlopen("http://127.0.0.1:9/")  # noqa: ASYNC210, S310 (under test)
         return await asyncio.to_thread(legacy_report, n)
 
-    assert_rejected(run(check_legacy_bridge(report_from_notebook)), "blocking network call")
+    rejected(run(check_legacy_bridge(report_from_notebook)), "blocking network call")
 
 
 @pytest.mark.load

@@ -5,6 +5,7 @@ answers, also repeatedly under a bursty CPU load."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import urllib.request
@@ -12,6 +13,7 @@ from asyncio import run
 
 import aiohttp
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks import check_fetch_all_safe, check_fetch_users, check_process_as_completed
@@ -22,13 +24,7 @@ SOLUTION_CODE = ("gather(*", "asyncio.gather(", "return_exceptions=True", "as_co
 
 
 
-def rejected(result, *words):
-    """Assert a ❌ that contains every one of ``words`` and no solution code."""
-    assert not result.passed, result.message
-    for word in words:
-        assert word in result.message, (word, result.message)
-    for code in SOLUTION_CODE:
-        assert code not in result.message, (code, result.message)
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
 async def fetch_user(session, base_url, user_id):

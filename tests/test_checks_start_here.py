@@ -4,10 +4,12 @@ observed without giving the solution's code, and accept the solution, also under
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from asyncio import run
 
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks import MENUS, check_dinner, check_greet
@@ -18,12 +20,7 @@ SOLUTION_CODE = ("gather(", "asyncio.gather", "create_task", "TaskGroup", "retur
 
 
 
-def assert_fails(result, *observed):
-    assert not result.passed, result
-    for words in observed:
-        assert words in result.message, result.message
-    for code in SOLUTION_CODE:
-        assert code not in result.message, result.message
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
 # --- greet --------------------------------------------------------------------------------
@@ -75,7 +72,7 @@ GREET_CATALOGUE = [
 @pytest.mark.parametrize(("answer", "observed"), GREET_CATALOGUE,
                          ids=[a.__name__ for a, _ in GREET_CATALOGUE])
 def test_greet_rejects(answer, observed):
-    assert_fails(run(check_greet(answer)), *observed)
+    rejected(run(check_greet(answer)), *observed)
 
 
 def test_greet_rejects_a_called_function_or_a_string():
@@ -175,7 +172,7 @@ DINNER_CATALOGUE = [
 @pytest.mark.parametrize(("answer", "observed"), DINNER_CATALOGUE,
                          ids=[a.__name__ for a, _ in DINNER_CATALOGUE])
 def test_dinner_rejects(answer, observed):
-    assert_fails(run(check_dinner(answer)), *observed)
+    rejected(run(check_dinner(answer)), *observed)
 
 
 @pytest.mark.parametrize("answer", [dinner_solution, dinner_tasks, dinner_task_group])

@@ -5,10 +5,12 @@ the reference answers, also repeatedly under a bursty CPU load."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from asyncio import run
 
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks import check_fetch_or_default, check_run_all, check_start_background
@@ -21,13 +23,7 @@ SOLUTION_CODE = ("except*", "except TimeoutError", "TaskGroup()", "tg.create_tas
 
 
 
-def rejected(result, *words):
-    """Assert a ❌ that contains every one of ``words`` and no solution code."""
-    assert not result.passed, result.message
-    for word in words:
-        assert word in result.message, (word, result.message)
-    for code in SOLUTION_CODE:
-        assert code not in result.message, (code, result.message)
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
 # -- exercise 1: TaskGroup + except* -------------------------------------------------------------

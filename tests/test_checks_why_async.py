@@ -4,6 +4,7 @@ observed without giving the solution's code, and accept the solution, also under
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import urllib.request
@@ -11,6 +12,7 @@ from asyncio import run
 
 import aiohttp
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks import ID_LISTS, JOBS, check_fetch_names, check_io_or_cpu
@@ -21,12 +23,7 @@ SOLUTION_CODE = ("gather(", "asyncio.gather", "create_task", "TaskGroup", "sessi
 
 
 
-def assert_fails(result, *observed):
-    assert not result.passed, result
-    for words in observed:
-        assert words in result.message, result.message
-    for code in SOLUTION_CODE:
-        assert code not in result.message, result.message
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
 # --- fetch_names --------------------------------------------------------------------------
@@ -176,7 +173,7 @@ FETCH_CATALOGUE = [
 @pytest.mark.parametrize(("answer", "observed"), FETCH_CATALOGUE,
                          ids=[a.__name__ for a, _ in FETCH_CATALOGUE])
 def test_fetch_names_rejects(answer, observed):
-    assert_fails(run(check_fetch_names(answer)), *observed)
+    rejected(run(check_fetch_names(answer)), *observed)
 
 
 @pytest.mark.parametrize("answer", [names_solution, names_tasks])
@@ -218,7 +215,7 @@ IO_CPU_CATALOGUE = [
                          ids=[label for label, _, _ in IO_CPU_CATALOGUE])
 def test_io_or_cpu_rejects(label, answers, observed):
     result = run(check_io_or_cpu(answers))
-    assert_fails(result, *observed)
+    rejected(result, *observed)
     # a wrong answer is named, never the reason that gives the right one away
     for _, (_, why) in JOBS.items():
         assert why not in result.message
