@@ -136,9 +136,9 @@ class Outcome:
 
 async def run_learner(func: Callable[..., Any], *args: Any, time_limit: float = 5.0,
                       cancel_leftover_tasks: bool = True, **kwargs: Any) -> Outcome:
-    """Call the learner's ``func(*args, **kwargs)`` and await the result if it is awaitable,
-    for at most ``time_limit`` seconds. Never raises for the learner's mistakes: they are in the
-    returned :class:`Outcome`.
+    """Call the learner's ``func(*args, **kwargs)`` and await the coroutine it returns (a
+    coroutine function's result), for at most ``time_limit`` seconds. Never raises for the
+    learner's mistakes: they are in the returned :class:`Outcome`.
 
     While it runs, blocking calls on the event loop's thread are caught by name
     (:mod:`.blocking`); afterwards the tasks it created and left running are cancelled (unless
