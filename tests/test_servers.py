@@ -189,3 +189,77 @@ def test_stopping_works_on_a_loop_without_remove_reader():
             probe.listen()
     assert _LoopWithoutRemoveReader.calls == 2, "the server did not try remove_reader"
     assert not [t for t in threading.enumerate() if t.name == "_ProactorLikeAPI-thread"]
+
+
+def test_stream_sends_one_json_line_per_interval():
+    async def main(url):
+        arrivals = []
+        async with aiohttp.ClientSession() as session:
+            start = time.perf_counter()
+            async with session.get(f"{url}/users/stream?count=3&interval=0.1") as response:
+                assert response.headers["Content-Type"] == "application/x-ndjson"
+                async for line in response.content:
+                    arrivals.append((time.perf_counter() - start, json.loads(line)))
+        return arrivals
+
+    with DemoAPI(latency=0) as api:
+        arrivals = asyncio.run(main(api.url))
+    assert [user for _, user in arrivals] == [
+        {"id": u, "name": user_record(u)["name"]} for u in (1, 2, 3)]
+    times = [t for t, _ in arrivals]
+    # lines arrive one by one, not all at the end: 0.1 s apart (a loaded machine adds delay)
+    assert times[0] >= 0.09 and times[2] - times[0] >= 0.18
+
+
+def test_stream_without_interval_sends_every_user():
+    with DemoAPI(latency=0) as api, urllib.request.urlopen(
+            f"{api.url}/users/stream?interval=0", timeout=5) as response:
+        lines = response.read().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == list(USERS)
+
+
+def test_flaky_fails_the_first_attempts_per_key_then_recovers():
+    def status(url):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    with DemoAPI(latency=0) as api:
+        first = [status(f"{api.url}/flaky/a?fails=2") for _ in range(3)]
+        other = status(f"{api.url}/flaky/b")
+        log = [(r.path, r.status) for r in api.stats.log]
+        arrivals = api.stats.arrivals("/flaky/a")
+    assert [code for code, _ in first] == [503, 503, 200]
+    assert first[0][1] == {"error": "injected failure 1 of 2"}
+    assert first[2][1] == {"key": "a", "attempt": 3}
+    assert other[0] == 503  # each key counts its own attempts; two failures by default
+    assert log == [("/flaky/a?fails=2", 503)] * 2 + [("/flaky/a?fails=2", 200),
+                                                     ("/flaky/b", 503)]
+    assert len(arrivals) == 3 and arrivals == sorted(arrivals)
+
+
+@pytest.mark.parametrize("query", ["users/stream?count=x", "users/stream?count=21",
+                                   "users/stream?interval=9", "flaky/k?fails=-1"])
+def test_stream_and_flaky_explain_a_bad_query(query):
+    with DemoAPI(latency=0) as api:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{api.url}/{query}", timeout=5)
+        body = json.load(info.value)
+        info.value.close()
+    assert info.value.code == 400
+    assert "must be a number from" in body["error"]
+
+
+def test_the_log_records_each_request_and_reset_empties_it():
+    with DemoAPI(latency=0.05) as api:
+        get_json(f"{api.url}/users/1")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{api.url}/users/99", timeout=5)
+        info.value.close()
+        (ok, missing) = api.stats.log
+        api.stats.reset()
+        assert api.stats.log == [] and api.stats.requests == 0
+    assert (ok.path, ok.status, missing.status) == ("/users/1", 200, 404)
+    assert ok.finished - ok.started >= 0.05

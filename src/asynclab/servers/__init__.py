@@ -1,7 +1,7 @@
 """Local demo servers on 127.0.0.1, each in a background thread with its own event loop."""
 
 from .api import USERS, DemoAPI, profile_record, user_record
-from .base import BackgroundServer, ServerStats, stop_all_servers
+from .base import BackgroundServer, Request, ServerStats, stop_all_servers
 
-__all__ = ["USERS", "BackgroundServer", "DemoAPI", "ServerStats", "profile_record",
+__all__ = ["USERS", "BackgroundServer", "DemoAPI", "Request", "ServerStats", "profile_record",
            "stop_all_servers", "user_record"]

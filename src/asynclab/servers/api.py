@@ -5,6 +5,10 @@ Routes (all JSON):
 - ``GET /users``: every user as ``{"id", "name"}``
 - ``GET /users/{id}``: one user ``{"id", "name", "email"}``; 404 if unknown
 - ``GET /users/{id}/profile``: ``{"user_id", "bio", "followers"}``; 404 if unknown
+- ``GET /users/stream?count=N&interval=S``: the first N users (default all), streamed as
+  JSON lines (one ``{"id", "name"}`` object per line), one every S seconds (default 0.1)
+- ``GET /flaky/{key}?fails=K``: the first K requests (default 2) for ``key`` fail with 503,
+  the next ones answer ``{"key", "attempt"}``: a service that recovers, for retries
 
 Failures answer ``503`` with ``{"error": ...}``. Users in ``fail_ids`` always fail. With
 ``fail_rate`` > 0, the n-th request for a path fails when a random draw seeded by
@@ -14,14 +18,18 @@ order in which concurrent requests arrive, and a retry of a failed request may s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections import Counter
 from collections.abc import Collection
+from typing import TypeVar
 
 from aiohttp import web
 
 from .base import BackgroundServer
+
+_Number = TypeVar("_Number", int, float)
 
 __all__ = ["DemoAPI", "USERS", "user_record", "profile_record"]
 
@@ -75,8 +83,10 @@ class DemoAPI(BackgroundServer):
         app = web.Application()
         app.add_routes([
             web.get("/users", self._list),
+            web.get("/users/stream", self._stream),
             web.get("/users/{id}", self._user),
             web.get("/users/{id}/profile", self._profile),
+            web.get("/flaky/{key}", self._flaky),
         ])
         return app
 
@@ -108,6 +118,44 @@ class DemoAPI(BackgroundServer):
 
     async def _profile(self, request: web.Request) -> web.Response:
         return web.json_response(profile_record(self._check(request)))
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        count = _query_number(request, "count", int, len(USERS), 0, len(USERS))
+        interval = _query_number(request, "interval", float, 0.1, 0.0, 2.0)
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        for user_id in USERS[:count]:
+            if interval:
+                await asyncio.sleep(interval)
+            line = {"id": user_id, "name": user_record(user_id)["name"]}
+            await response.write(json.dumps(line).encode() + b"\n")
+        await response.write_eof()
+        return response
+
+    async def _flaky(self, request: web.Request) -> web.Response:
+        fails = _query_number(request, "fails", int, 2, 0, 20)
+        key = request.match_info["key"]
+        self._attempts[f"flaky:{key}"] += 1
+        attempt = self._attempts[f"flaky:{key}"]
+        if attempt <= fails:
+            raise web.HTTPServiceUnavailable(**_error(f"injected failure {attempt} of {fails}"))
+        return web.json_response({"key": key, "attempt": attempt})
+
+
+def _query_number(request: web.Request, name: str, kind: type[_Number], default: _Number,
+                  low: _Number, high: _Number) -> _Number:
+    """The query parameter ``name`` as a number from ``low`` to ``high``; 400 if it is not."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise web.HTTPBadRequest(**_error(f"{name} must be a number from {low} to {high}, "
+                                          f"got {raw!r}"))
+    return value
 
 
 def _error(message: str) -> dict[str, str]:

@@ -12,29 +12,48 @@ import asyncio
 import atexit
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Self
 
 from aiohttp import web
 
-__all__ = ["BackgroundServer", "ServerStats", "stop_all_servers"]
+__all__ = ["BackgroundServer", "Request", "ServerStats", "stop_all_servers"]
 
 _RUNNING: weakref.WeakSet[BackgroundServer] = weakref.WeakSet()
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it: its path (with the query), when it arrived and when
+    its answer was ready (``time.perf_counter()`` seconds, the clock of
+    :class:`asynclab.Timeline`; ``finished`` is None while it runs), and the status code."""
+
+    path: str
+    started: float
+    finished: float | None = None
+    status: int | None = None
+
+
 @dataclass
 class ServerStats:
-    """Counters a server keeps about the requests it handled."""
+    """Counters a server keeps about the requests it handled, and the log of them."""
 
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    log: list[Request] = field(default_factory=list)
 
     def reset(self) -> None:
-        """Set all counters back to zero (between two experiments)."""
+        """Set all counters back to zero and empty the log (between two experiments)."""
         self.requests = self.in_flight = self.max_in_flight = 0
+        self.log = []
+
+    def arrivals(self, path_prefix: str = "/") -> list[float]:
+        """When the requests whose path starts with ``path_prefix`` arrived, in order."""
+        return sorted(r.started for r in self.log if r.path.startswith(path_prefix))
 
 
 class BackgroundServer:
@@ -196,13 +215,22 @@ class BackgroundServer:
         stats.requests += 1
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        log, index = stats.log, len(stats.log)
+        log.append(Request(request.path_qs, time.perf_counter()))
+        status = 500
         try:
             delay = self._delay_for(request)
             if delay:
                 await asyncio.sleep(delay)
-            return await handler(request)
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
         finally:
             stats.in_flight -= 1
+            log[index] = replace(log[index], finished=time.perf_counter(), status=status)
 
     def _delay_for(self, request: web.Request) -> float:
         raw = request.query.get("delay")
