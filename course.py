@@ -85,9 +85,9 @@ def lab(extra: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT)
 
 
-#: Two pytest workers, each taking whole files (nbval runs a notebook's cells in order in
-#: one kernel, so a notebook must stay on one worker).
-PARALLEL = ["-n", "2", "--dist", "loadfile"]
+#: Two pytest workers. A notebook's nbval cells run in order in one kernel, so they stay
+#: together on one worker (the scheduler in conftest.py); other tests spread one by one.
+PARALLEL = ["-n", "2", "--dist", "load"]
 
 
 def split_marker(extra: list[str]) -> tuple[str | None, list[str]]:

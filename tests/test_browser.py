@@ -128,7 +128,7 @@ def _wait_ready(lab: Lab, process: subprocess.Popen[bytes]) -> None:
                 pytrace=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """JupyterLab on 127.0.0.1 serving a temporary copy of the notebooks; stopped at the end."""
     if find_chromium() is None:
@@ -197,7 +197,7 @@ def _stop(lab: Lab, process: subprocess.Popen[bytes]) -> None:
                 process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(lab: Lab) -> Iterator[object]:
     """Headless Chromium (the system one) with a fresh profile that Playwright throws away."""
     from playwright.sync_api import sync_playwright

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _SKIP = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.egg-info", ".ipynb_checkpoints",
                                "test-artifacts", ".ruff_cache")
 #: Top-level entries that are for maintainers only.
-MAINTAINERS_ONLY = ("tests", "tools", ".ci", ".github", "requirements-dev.txt")
+MAINTAINERS_ONLY = ("tests", "tools", ".ci", ".github", "requirements-dev.txt", "conftest.py")
 
 
 def strip_solutions(path: Path) -> int:
