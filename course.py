@@ -105,15 +105,18 @@ def split_marker(extra: list[str]) -> tuple[str | None, list[str]]:
 
 def test(extra: list[str]) -> int:
     """Run the whole test suite: unit tests, every notebook under nbval and twice in one
-    kernel, lint, the browser test; two files at a time. Then, on their own, the tests marked
+    kernel, lint, the browser test; two at a time. Then, on their own, the tests marked
     ``load`` (they keep the CPUs busy on purpose: beside other tests they would slow those
-    down). Words for pytest go to both runs; ``-m EXPR`` narrows both."""
+    down), also two at a time. Words for pytest go to both runs; ``-m EXPR`` narrows both."""
     marker, rest = split_marker(extra)
     chosen = f" and ({marker})" if marker else ""
     pytest = [str(venv_bin("python")), "-m", "pytest"]
     first = subprocess.call([*pytest, *PARALLEL, "-m", f"not load{chosen}", *rest], cwd=ROOT)
     print("\n== the tests marked `load`, on their own", flush=True)
-    second = subprocess.call([*pytest, "-m", f"load{chosen}", *rest], cwd=ROOT)
+    # Two at a time, each beside one spinning process: two spinners in all (tests/loadgen.py).
+    load_env = {**os.environ, "COURSE_LOAD_PROCESSES": "1"}
+    second = subprocess.call([*pytest, *PARALLEL, "-m", f"load{chosen}", *rest], cwd=ROOT,
+                             env=load_env)
     # pytest's 5 means "no test selected" (e.g. -k chose none of the load tests): fine for
     # one of the two runs, not for both.
     failed = [code for code in (first, second) if code not in (0, 5)]

@@ -28,8 +28,9 @@ LOAD_RUNS = int(os.environ.get("COURSE_LOAD_RUNS", "5"))
 
 @pytest.fixture
 def under_load():
-    """Two processes that keep the CPUs busy in bursts while the test runs (tests/loadgen.py).
-    Tests that use it are marked ``load``: they run on their own, never beside other tests."""
+    """Processes that keep the CPUs busy in bursts while the test runs (tests/loadgen.py).
+    Tests that use it are marked ``load``: they run with the other load tests only, never
+    beside the rest."""
     from loadgen import cpu_load
 
     with cpu_load():

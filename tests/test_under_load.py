@@ -5,7 +5,7 @@ line such as ``gather at least 3x faster: True`` that flips to ``False`` there w
 wrong thing, and nbval (strict) would fail on it. So every notebook is run under nbval while two
 processes spin and rest (tests/loadgen.py), on this 2-core machine: load about 3.
 
-Marked ``load``: it must run on its own, never beside other tests (course.py test does that).
+Marked ``load``: it runs with the other load tests only (course.py test does that).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ EXISTING = notebook_paths(ROOT)
 
 @pytest.mark.parametrize("path", EXISTING, ids=[p.stem for p in EXISTING])
 def test_notebook_passes_nbval_strict_under_bursty_cpu_load(path):
-    with cpu_load(workers=2, busy=0.3, rest=0.1):
+    with cpu_load():
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
              "--nbval", "--nbval-current-env", "--nbval-cell-timeout=120",
