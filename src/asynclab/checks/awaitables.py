@@ -1,56 +1,398 @@
-"""Checks for notebook 06 (Awaitables and futures).
+"""Checks for notebook 06 (awaitables and futures), and the callback-style API its second
+exercise wraps.
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+``check_delay`` is given the learner's class ``Delay(seconds, value)``: it makes instances
+with several (seconds, value) pairs, awaits them through :func:`run_learner` (blocking calls
+caught by name) and awaits four of them together, each inside a span of a
+:class:`~asynclab.Timeline`, to count how many waited at once.
+
+``check_lookup_async`` is given ``lookup_async(lookup, user_id)``. It passes its own
+``lookup`` (:class:`_CallbackAPI`: it answers later from the event loop with
+``loop.call_later``, counts the lookups waiting for an answer, and catches what the
+learner's callbacks raise) and cancels the awaiting task before the answer comes, to see
+whether the late answer still lands in a cancelled future.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import gc
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+from ..servers import USERS, user_record
+from ..timeline import Timeline
+from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 
-__all__ = ["check_awaitables_fetch_all", "check_awaitables_pause"]
+__all__ = ["check_delay", "check_lookup_async", "lookup"]
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+_BLOCKING_SEE = "notebook 03 shows why"
+
+
+# -- the callback API of exercise 2 ----------------------------------------------------------
+def lookup(user_id: int, on_done: Callable[[dict[str, Any]], object],
+           on_error: Callable[[BaseException], object]) -> None:
+    """A callback-style lookup, as older libraries offer: it returns at once; about 0.1 s
+    later the event loop calls ``on_done(user)`` with the user's dict, or ``on_error(exc)``
+    with a ``LookupError`` when no user has that id (1 to 20 exist). It must be called while
+    an event loop runs (in a coroutine)."""
+    loop = asyncio.get_running_loop()
+    if user_id in USERS:
+        loop.call_later(0.1, on_done, user_record(user_id))
+    else:
+        loop.call_later(0.1, on_error, LookupError(f"no user with id {user_id}"))
+
+
+class _CallbackAPI:
+    """``lookup`` for the check: the same contract, with a latency per user id; it records
+    the calls, the lookups waiting for their answer, and what the learner's callbacks raise
+    (caught here, so that nothing reaches the learner's log)."""
+
+    def __init__(self, latencies: dict[int, float], default: float = 0.1) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.latencies, self.default = latencies, default
+        self.calls: list[int] = []
+        self.answered: dict[int, float] = {}  # user id -> when its answer was sent
+        self.errors_sent: dict[int, LookupError] = {}
+        #: (user id, "on_done"/"on_error", the exception the learner's callback raised)
+        self.raised: list[tuple[int, str, BaseException]] = []
+        self.waiting = 0
+        self.most = 0
+        self._handles: list[asyncio.TimerHandle] = []
+
+    def __call__(self, user_id: int, on_done: Callable[..., object],
+                 on_error: Callable[..., object]) -> None:
+        self.calls.append(user_id)
+        self.waiting += 1
+        self.most = max(self.most, self.waiting)
+        delay = self.latencies.get(user_id, self.default)
+        self._handles.append(self.loop.call_later(delay, self._answer, user_id, on_done,
+                                                  on_error))
+
+    def _answer(self, user_id: int, on_done: Callable[..., object],
+                on_error: Callable[..., object]) -> None:
+        self.waiting -= 1
+        self.answered[user_id] = self.loop.time()
+        if user_id in USERS:
+            callback, name, argument = on_done, "on_done", user_record(user_id)
+        else:
+            argument = self.errors_sent[user_id] = LookupError(f"no user with id {user_id}")
+            callback, name = on_error, "on_error"
+        try:
+            callback(argument)
+        except Exception as exc:  # the learner's callback failed: recorded for the verdict
+            self.raised.append((user_id, name, exc))
+
+    def close(self) -> None:
+        """Cancel the answers not sent yet: nothing fires in the notebook after the check."""
+        for handle in self._handles:
+            handle.cancel()
+
+
+@contextlib.contextmanager
+def _loop_reports(loop: asyncio.AbstractEventLoop) -> Iterator[list[BaseException]]:
+    """Collect the InvalidStateErrors the event loop reports from callbacks (a learner's
+    callback may schedule ``set_result`` with ``call_soon``); everything else goes on to the
+    handler that was there before."""
+    previous = loop.get_exception_handler()
+    seen: list[BaseException] = []
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, asyncio.InvalidStateError):
+            seen.append(exc)
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    try:
+        yield seen
+    finally:
+        loop.set_exception_handler(previous)
+
+
+def _what(outcome: Outcome) -> str:
+    """What a call ended with, for a sentence."""
+    if outcome.error is not None:
+        return f"raised {type(outcome.error).__name__}: {outcome.error}"
+    return f"returned {outcome.value!r:.100}"
+
+
+# -- exercise 1: an awaitable class ------------------------------------------------------------
+#: (seconds, value): the value is never the number of seconds, so returning one for the other
+#: fails; a constant wait passes at most one of the first two (the bounds below).
+_DELAYS: tuple[tuple[float, object], ...] = ((0.05, "first"), (0.4, {"id": 7}), (0.15, 0))
+#: How much later than asked an await may return (a loaded machine wakes timers late).
+_LATE = 0.3
+#: Four instances awaited together: each waits this long.
+_TOGETHER = 0.2
+
+
+async def _awaiting(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def _run_quietly(func: Callable[..., Any], *args: Any,
+                       time_limit: float) -> Outcome:
+    """:func:`run_learner`, with the "never awaited" warnings that a wrong ``__await__``
+    causes (Python drops the coroutine it returned) caught here, not shown later."""
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        outcome = await run_learner(func, *args, time_limit=time_limit)
+        gc.collect()
+    return outcome
+
+
+def _await_error(call: str, error: BaseException, cls: type) -> str:
+    """The ❌ sentence for an exception raised while awaiting an instance."""
+    text = f"{type(error).__name__}: {error}"
+    method = getattr(cls, "__await__", None)
+    if "returned a coroutine" in str(error):
+        if inspect.iscoroutinefunction(method):
+            return (f"Awaiting {call} raised {text}. Your `__await__` is an `async def`: "
+                    "calling it gives a coroutine, and `__await__` must return an iterator "
+                    "(section 2).")
+        return (f"Awaiting {call} raised {text}: `__await__` must return an iterator, not a "
+                "coroutine (section 2 shows how to get one from another awaitable).")
+    if "non-coroutine generator" in str(error):
+        return (f"Awaiting {call} raised {text}: a plain generator cannot delegate to a "
+                "coroutine itself (section 2 shows what it can delegate to).")
+    if "bad yield" in str(error):
+        return (f"Awaiting {call} raised {text}: an asyncio task only understands futures "
+                "coming up from an `__await__`; other values are the toy loop's protocol "
+                "(section 8 compares the two).")
+    if "non-iterator" in str(error):
+        return f"Awaiting {call} raised {text}: `__await__` must return an iterator (section 2)."
+    return f"Awaiting {call} raised {text}."
 
 
 @checker
-async def check_awaitables_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
-            if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
+    """``Delay(seconds, value)`` is a class whose instances are awaitable: ``await`` waits
+    ``seconds`` without blocking the event loop and gives ``value``; several awaited together
+    wait at the same time."""
+    if inspect.iscoroutinefunction(Delay):
+        fail("Delay is an `async def` function: calling it gives a coroutine. The exercise "
+             "asks for a class whose instances can be awaited (section 2).")
+    require_callable(Delay, "Delay", is_async=False)
+    if not inspect.isclass(Delay):
+        fail(f"Delay is a {type(Delay).__name__}, not a class: the exercise asks for a class "
+             "whose instances can be awaited (section 2).")
+
+    for seconds, value in _DELAYS:
+        call = f"Delay({seconds:g}, {value!r})"
+        try:
+            instance = Delay(seconds, value)
+        except Exception as exc:
+            fail(f"{call} raised {type(exc).__name__}: {exc}; the class takes the seconds "
+                 "and the value.")
+        if inspect.iscoroutine(instance):
+            instance.close()
+            fail(f"{call} gave a coroutine, not an instance of your class (section 2).")
+        if not inspect.isawaitable(instance):
+            fail(f"{call} is not awaitable (`inspect.isawaitable` says False): its class "
+                 "needs an `__await__` method (section 2).")
+        outcome = await _run_quietly(_awaiting, instance, time_limit=seconds + 3)
+        if outcome.blocking:
+            fail(blocking_message(f"Awaiting {call}", outcome.blocking, _BLOCKING_SEE))
+        if outcome.timed_out:
+            fail(f"Awaiting {call} did not finish within {seconds + 3:g} s: is something "
+                 "waiting forever?")
+        if outcome.error is not None:
+            fail(_await_error(call, outcome.error, Delay))
+        got, elapsed = outcome.value, outcome.elapsed
+        if outcome.unawaited:
+            fail(f"`await {call}` gave a {outcome.unawaited} object, not the value: something "
+                 "in `__await__` was never awaited.")
+        if got != value or type(got) is not type(value):
+            which = " (the seconds, not the value)" if got == seconds else ""
+            fail(f"`await {call}` gave {got!r}{which}; expected {value!r}, the value passed "
+                 "in.")
+        if elapsed < seconds - 0.01:
+            fail(f"`await {call}` gave its value after {elapsed:.2f} s; it should wait "
+                 f"{seconds:g} s. Are the seconds used?")
+        if elapsed > seconds + _LATE:
+            fail(f"`await {call}` took {elapsed:.2f} s; it should wait about {seconds:g} s. "
+                 "Are the seconds used?")
+
+    timeline = Timeline()
+
+    async def one(i: int, instance: Any) -> Any:
+        with timeline.track(f"Delay {i}"):
+            return await instance
+
+    async def together() -> list[Any]:
+        instances = [Delay(_TOGETHER, f"value {i}") for i in range(4)]
+        return await asyncio.gather(*(one(i, d) for i, d in enumerate(instances)))
+
+    outcome = await _run_quietly(together, time_limit=4 * _TOGETHER + 3)
+    if outcome.blocking:
+        fail(blocking_message("Awaiting four Delays together", outcome.blocking, _BLOCKING_SEE))
+    if outcome.error is not None or outcome.timed_out:
+        what = ("did not finish" if outcome.timed_out else
+                f"raised {type(outcome.error).__name__}: {outcome.error}")
+        fail(f"Each Delay worked alone, but four awaited together with gather {what}.")
+    expected = [f"value {i}" for i in range(4)]
+    if outcome.value != expected:
+        fail(f"Four Delay({_TOGETHER:g}, 'value i') awaited together gave {outcome.value!r}; "
+             f"expected {expected}.")
+    overlap = timeline.max_overlap()
+    if overlap < 4:
+        fail(f"Four Delay({_TOGETHER:g}, ...) awaited together took {outcome.elapsed:.2f} s: "
+             f"at most {overlap} of them waited at once. While one waits, the event loop must "
+             "be free to run the others (section 2 measures this).")
+    return (f"await gave the value after the right time for {len(_DELAYS)} pairs, without "
+            f"blocking, and four Delays awaited together waited at the same time "
+            f"({outcome.elapsed:.2f} s).")
+
+
+# -- exercise 2: a callback API behind a future --------------------------------------------------
+#: Latencies per user id: answers come back in another order than they were asked for.
+_LATENCIES = {3: 0.12, 11: 0.05, 7: 0.09, 99: 0.05, 2: 0.06, 14: 0.1, 5: 0.25, 98: 0.25,
+              18: 0.03}
+_ONE_BY_ONE = (3, 11, 7)
+_TOGETHER_IDS = (2, 14, 18, 3, 11)
+_UNKNOWN = 99
+#: Cancelled after this long, before their answer comes (0.25 s): one user, one unknown id.
+_CANCEL_AFTER = 0.05
+_CANCELLED_IDS = (5, 98)
+_LIMIT = 1.0
+
+
+async def _lookup_outcome(lookup_async: Callable[..., Any], api: _CallbackAPI,
+                          user_id: int) -> Outcome:
+    outcome = await run_learner(lookup_async, api, user_id, time_limit=_LIMIT)
+    call = f"lookup_async(lookup, {user_id})"
+    if outcome.blocking:
+        fail(blocking_message(call, outcome.blocking, _BLOCKING_SEE))
+    for uid, name, exc in api.raised:
+        fail(f"When the API answered for user {uid}, your {name} callback raised "
+             f"{type(exc).__name__}: {exc}.")
+    if outcome.timed_out:
+        if user_id not in api.calls:
+            fail(f"{call} did not finish within {_LIMIT:g} s, and it never called `lookup`.")
+        how = "on_error" if user_id not in USERS else "on_done"
+        sent = api.errors_sent.get(user_id)
+        argument = f"({sent!r})" if sent is not None else " with the user"
+        fail(f"{call} did not finish within {_LIMIT:g} s, although the API called "
+             f"{how}{argument} after {_LATENCIES.get(user_id, 0.1):g} s: that answer never "
+             f"reached the waiting coroutine (section {4 if sent is not None else 5}).")
+    if outcome.unawaited:
+        fail(f"{call} returned a {outcome.unawaited} object instead of the user: a missing "
+             "`await` (section 4)?")
+    return outcome
 
 
 @checker
-async def check_awaitables_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_lookup_async(lookup_async: Callable[..., Any]) -> str:
+    """``lookup_async(lookup, user_id)`` calls the callback API ``lookup(user_id, on_done,
+    on_error)`` and waits for its answer: the user's dict, or the API's exception raised;
+    a late answer after the caller was cancelled must not fail."""
+    require_callable(lookup_async, "lookup_async", is_async=True)
+    api = _CallbackAPI(_LATENCIES)
+    try:
+        # 1. One by one: the user the API gave, for several ids.
+        for user_id in _ONE_BY_ONE:
+            outcome = await _lookup_outcome(lookup_async, api, user_id)
+            call = f"lookup_async(lookup, {user_id})"
+            if isinstance(outcome.error, asyncio.InvalidStateError):
+                fail(f"{call} raised InvalidStateError: {outcome.error}. It asked the future "
+                     "for its result before the API had answered; section 4 shows how to "
+                     "wait until a future is done.")
+            if outcome.error is not None:
+                fail(f"{call} raised {type(outcome.error).__name__}: {outcome.error}.")
+            if outcome.value != user_record(user_id):
+                fail(f"{call} returned {outcome.value!r:.100}; expected the dict the API "
+                     f"passed to on_done, {user_record(user_id)!r}.")
+
+        # 2. An unknown id: the API's exception must be raised in the caller.
+        outcome = await _lookup_outcome(lookup_async, api, _UNKNOWN)
+        sent = api.errors_sent.get(_UNKNOWN)
+        call = f"lookup_async(lookup, {_UNKNOWN})"
+        error = outcome.error
+        same = error is sent or (type(error) is type(sent) and str(error) == str(sent))
+        if not same:
+            got = (f"returned {outcome.value!r}" if error is None else
+                   f"raised {type(error).__name__}: {error}")
+            fail(f"For the unknown id {_UNKNOWN} the API called on_error({sent!r}), and "
+                 f"{call} {got}: that error should be raised in the caller, as if the "
+                 "lookup itself had raised it (section 4).")
+
+        # 3. Five at once: all five waiting for the API at the same time.
+        api.most = 0
+
+        async def five() -> list[Any]:
+            return await asyncio.gather(*(lookup_async(api, i) for i in _TOGETHER_IDS))
+
+        outcome = await run_learner(five, time_limit=_LIMIT)
+        if outcome.blocking:
+            fail(blocking_message("lookup_async", outcome.blocking, _BLOCKING_SEE))
+        for uid, name, exc in api.raised:
+            fail(f"When the API answered for user {uid}, your {name} callback raised "
+                 f"{type(exc).__name__}: {exc}.")
+        expected = [user_record(i) for i in _TOGETHER_IDS]
+        if outcome.timed_out or outcome.error is not None or outcome.value != expected:
+            what = "did not finish" if outcome.timed_out else _what(outcome)
+            fail(f"Each lookup worked alone, but {len(_TOGETHER_IDS)} of them gathered "
+                 f"(ids {list(_TOGETHER_IDS)}) {what}.")
+        if api.most < len(_TOGETHER_IDS):
+            fail(f"{len(_TOGETHER_IDS)} lookups were gathered, but at most {api.most} were "
+                 f"waiting for the API at once ({outcome.elapsed:.2f} s): each call should "
+                 "start its lookup and wait without holding up the others.")
+
+        # 4. Cancelled before the answer comes: the late answer must not fail.
+        ends: dict[int, str] = {}
+
+        async def cancel_then_answer() -> None:
+            tasks = {i: asyncio.create_task(lookup_async(api, i)) for i in _CANCELLED_IDS}
+            await asyncio.sleep(_CANCEL_AFTER)
+            for task in tasks.values():
+                task.cancel()
+            for i, task in tasks.items():
+                try:
+                    value = await task
+                except asyncio.CancelledError:
+                    ends[i] = "cancelled"
+                except Exception as exc:
+                    ends[i] = f"raised {type(exc).__name__}: {exc}"
+                else:
+                    ends[i] = f"returned {value!r:.60}"
+            for _ in range(int(_LIMIT / 0.01)):  # until every answer has been sent
+                if all(i in api.answered for i in _CANCELLED_IDS):
+                    break
+                await asyncio.sleep(0.01)
+            for _ in range(3):  # what the learner's callbacks scheduled in turn
+                await asyncio.sleep(0)
+
+        with _loop_reports(api.loop) as reports:
+            outcome = await run_learner(cancel_then_answer, time_limit=_LIMIT + 1)
+        if outcome.blocking:
+            fail(blocking_message("lookup_async", outcome.blocking, _BLOCKING_SEE))
+        if outcome.error is not None:
+            fail(f"Cancelling a task awaiting lookup_async made the check's task raise "
+                 f"{type(outcome.error).__name__}: {outcome.error}.")
+        for i in _CANCELLED_IDS:
+            if ends.get(i, "cancelled") != "cancelled":
+                fail(f"The task awaiting lookup_async(lookup, {i}) was cancelled after "
+                     f"{_CANCEL_AFTER:g} s, and it {ends[i]} instead of ending cancelled: let "
+                     "the CancelledError through (notebook 05, section 4).")
+        late = [(uid, name, exc) for uid, name, exc in api.raised if uid in _CANCELLED_IDS]
+        if late or reports:
+            uid, name, exc = late[0] if late else (None, "a callback", reports[0])
+            which = (f"lookup_async(lookup, {uid})" if uid is not None else "lookup_async")
+            where = f"your {name} callback" if late else "a callback it scheduled"
+            fail(f"The task awaiting {which} was cancelled after {_CANCEL_AFTER:g} s; when "
+                 f"the API's answer came {_LATENCIES[_CANCELLED_IDS[0]] - _CANCEL_AFTER:g} s "
+                 f"later, {where} raised {type(exc).__name__} ({exc}): the future had been "
+                 "cancelled with the task. A callback that can come late must look at the "
+                 "future's state first (section 5).")
+    finally:
+        api.close()
+    return ("The users came back for every id, the unknown id raised the API's LookupError, "
+            f"{len(_TOGETHER_IDS)} gathered lookups waited at once, and answers that came "
+            "after a cancellation were dropped quietly.")
