@@ -135,6 +135,17 @@ class BusyWait(Delay):
         yield
 
 
+class PollsTheClock(Delay):
+    """Gives the loop a turn with bare yields until the time is up: right values, right
+    times, nothing blocked, but the processor spins the whole time."""
+
+    def __await__(self):
+        end = time.perf_counter() + self.seconds
+        while time.perf_counter() < end:
+            yield
+        return self.value
+
+
 class WaitMethod(Delay):
     """Awaitable only through a method: the instances themselves are not awaitable."""
 
@@ -175,6 +186,8 @@ def test_delay_accepts_solutions():
     (ToyProtocol, ["RuntimeError: Task got bad yield: 0.05", "toy loop", "section 8"]),
     (NonIterator, ["returned non-iterator of type 'str'", "section 2"]),
     (BusyWait, ["at most 1 of them waited at once", "section 2"]),
+    (PollsTheClock, ["yielded None to the event loop", "times while it waited",
+                     "sections 6 and 8"]),
     (WaitMethod, ["is not awaitable", "`__await__` method"]),
     (delay_function, ["Delay is a function, not a class"]),
     (delay_coroutine_function, ["Delay is an `async def` function"]),

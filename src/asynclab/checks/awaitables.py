@@ -4,7 +4,8 @@ exercise wraps.
 ``check_delay`` is given the learner's class ``Delay(seconds, value)``: it makes instances
 with several (seconds, value) pairs, awaits them through :func:`run_learner` (blocking calls
 caught by name) and awaits four of them together, each inside a span of a
-:class:`~asynclab.Timeline`, to count how many waited at once.
+:class:`~asynclab.Timeline`, to count how many waited at once, and through a counting
+iterator, to count the bare ``None``s they yield (a poll that spins instead of waiting).
 
 ``check_lookup_async`` is given ``lookup_async(lookup, user_id)``. It passes its own
 ``lookup`` (:class:`_CallbackAPI`: it answers later from the event loop with
@@ -131,10 +132,63 @@ _DELAYS: tuple[tuple[float, object], ...] = ((0.05, "first"), (0.4, {"id": 7}), 
 _LATE = 0.3
 #: Four instances awaited together: each waits this long.
 _TOGETHER = 0.2
+#: Bare ``None`` yields allowed per instance (``asyncio.sleep(0)`` yields one; a poll of the
+#: clock yields thousands in 0.2 s, still hundreds on a loaded machine).
+_MOST_BARE_YIELDS = 20
 
 
 async def _awaiting(awaitable: Any) -> Any:
     return await awaitable
+
+
+class _CountingIterator:
+    """Passes on everything between a task and the iterator that an ``__await__`` returned,
+    and counts the bare ``None``s it yields: each one sends the task straight back to the
+    ready queue, with nothing to wait on (a poll)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.bare = 0
+
+    def __iter__(self) -> _CountingIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        send = getattr(self._inner, "send", None)
+        item = send(value) if send is not None else next(self._inner)
+        if item is None:
+            self.bare += 1
+        return item
+
+    def throw(self, *args: Any) -> Any:
+        throw = getattr(self._inner, "throw", None)
+        if throw is None:
+            raise args[0] if len(args) == 1 else args[1]
+        item = throw(*args)
+        if item is None:
+            self.bare += 1
+        return item
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class _Counted:
+    """An awaitable around the learner's instance whose ``__await__`` already worked once
+    (its iterator is known to be fine), counting its bare yields."""
+
+    def __init__(self, instance: Any) -> None:
+        self.instance = instance
+        self.iterator: _CountingIterator | None = None
+
+    def __await__(self) -> Any:
+        self.iterator = _CountingIterator(type(self.instance).__await__(self.instance))
+        return self.iterator
 
 
 async def _run_quietly(func: Callable[..., Any], *args: Any,
@@ -222,13 +276,15 @@ async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
 
     timeline = Timeline()
 
+    counted: list[_Counted] = []
+
     async def one(i: int, instance: Any) -> Any:
         with timeline.track(f"Delay {i}"):
             return await instance
 
     async def together() -> list[Any]:
-        instances = [Delay(_TOGETHER, f"value {i}") for i in range(4)]
-        return await asyncio.gather(*(one(i, d) for i, d in enumerate(instances)))
+        counted.extend(_Counted(Delay(_TOGETHER, f"value {i}")) for i in range(4))
+        return await asyncio.gather(*(one(i, d) for i, d in enumerate(counted)))
 
     outcome = await _run_quietly(together, time_limit=4 * _TOGETHER + 3)
     if outcome.blocking:
@@ -246,6 +302,12 @@ async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
         fail(f"Four Delay({_TOGETHER:g}, ...) awaited together took {outcome.elapsed:.2f} s: "
              f"at most {overlap} of them waited at once. While one waits, the event loop must "
              "be free to run the others (section 2 measures this).")
+    polls = max((c.iterator.bare for c in counted if c.iterator is not None), default=0)
+    if polls > _MOST_BARE_YIELDS:
+        fail(f"Four Delay({_TOGETHER:g}, ...) awaited together gave the right values at the "
+             f"right time, but one of them yielded None to the event loop {polls} times while "
+             "it waited: it kept the processor busy checking the clock, where a future that "
+             "the loop sets when the time is up costs nothing (sections 6 and 8).")
     return (f"await gave the value after the right time for {len(_DELAYS)} pairs, without "
             f"blocking, and four Delays awaited together waited at the same time "
             f"({outcome.elapsed:.2f} s).")
