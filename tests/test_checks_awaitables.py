@@ -183,7 +183,8 @@ def test_delay_accepts_solutions():
                       "0.4 s", "Are the seconds used?"]),
     (ReturnsSeconds, ["gave 0.05 (the seconds, not the value); expected 'first'"]),
     (ForgetsToReturn, ["gave None; expected 'first'"]),
-    (ToyProtocol, ["RuntimeError: Task got bad yield: 0.05", "toy loop", "section 8"]),
+    (ToyProtocol, ["RuntimeError: Task got bad yield: 0.05", "toy loop's protocol",
+                  "section 8"]),
     (NonIterator, ["returned non-iterator of type 'str'", "section 2"]),
     (BusyWait, ["at most 1 of them waited at once", "section 2"]),
     (PollsTheClock, ["yielded None to the event loop", "times while it waited",
@@ -358,15 +359,16 @@ def test_lookup_accepts_solutions():
     (error_as_result, ["on_error(LookupError('no user with id 99'))", "returned "
                        "LookupError('no user with id 99')", "should be raised in the caller"]),
     (returns_the_future, ["returned a Future object instead of the user", "section 4"]),
-    (result_without_waiting, ["raised InvalidStateError: Result is not set.",
+    (result_without_waiting, ["raised InvalidStateError: Result is not set. It asked",
                               "before the API had answered", "section 4"]),
     (sleeps_first, ["time.sleep()", "event loop's thread"]),
-    (one_future_for_all, ["lookup_async(lookup, 11) returned {'id': 3"]),
+    (one_future_for_all, ["lookup_async(lookup, 11) returned {'id': 3",
+                         "the answer to an earlier call"]),
     (swallows_cancel, ["was cancelled after 0.05 s, and it returned None instead of ending "
                        "cancelled"]),
     (wraps_the_error, ["raised RuntimeError: lookup failed: no user with id 99",
                        "should be raised in the caller"]),
-    (one_at_a_time(), ["at most 1 were waiting for the API at once"]),
+    (one_at_a_time(), ["at most 1 of them waited for the API at once"]),
     (scheduled_setters, ["a callback it scheduled raised InvalidStateError"]),
 ])
 def test_lookup_rejects(answer, words):

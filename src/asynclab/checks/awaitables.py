@@ -217,9 +217,9 @@ def _await_error(call: str, error: BaseException, cls: type) -> str:
         return (f"Awaiting {call} raised {text}: a plain generator cannot delegate to a "
                 "coroutine itself (section 2 shows what it can delegate to).")
     if "bad yield" in str(error):
-        return (f"Awaiting {call} raised {text}: an asyncio task only understands futures "
-                "coming up from an `__await__`; other values are the toy loop's protocol "
-                "(section 8 compares the two).")
+        return (f"Awaiting {call} raised {text}: an asyncio task takes only futures (or a "
+                "bare None, one turn of the loop) from an `__await__`; yielding the seconds "
+                "is the toy loop's protocol (section 8 compares the two).")
     if "non-iterator" in str(error):
         return f"Awaiting {call} raised {text}: `__await__` must return an iterator (section 2)."
     return f"Awaiting {call} raised {text}."
@@ -363,14 +363,18 @@ async def check_lookup_async(lookup_async: Callable[..., Any]) -> str:
             outcome = await _lookup_outcome(lookup_async, api, user_id)
             call = f"lookup_async(lookup, {user_id})"
             if isinstance(outcome.error, asyncio.InvalidStateError):
-                fail(f"{call} raised InvalidStateError: {outcome.error}. It asked the future "
+                fail(f"{call} raised InvalidStateError: {str(outcome.error).rstrip('.')}. "
+                     "It asked the future "
                      "for its result before the API had answered; section 4 shows how to "
                      "wait until a future is done.")
             if outcome.error is not None:
                 fail(f"{call} raised {type(outcome.error).__name__}: {outcome.error}.")
             if outcome.value != user_record(user_id):
-                fail(f"{call} returned {outcome.value!r:.100}; expected the dict the API "
-                     f"passed to on_done, {user_record(user_id)!r}.")
+                earlier = [i for i in _ONE_BY_ONE[:_ONE_BY_ONE.index(user_id)]
+                           if outcome.value == user_record(i)]
+                whose = f" (user {earlier[0]}'s, the answer to an earlier call)" if earlier else ""
+                fail(f"{call} returned {outcome.value!r:.100}{whose}; expected the dict the "
+                     f"API passed to on_done, {user_record(user_id)!r}.")
 
         # 2. An unknown id: the API's exception must be raised in the caller.
         outcome = await _lookup_outcome(lookup_async, api, _UNKNOWN)
@@ -403,8 +407,8 @@ async def check_lookup_async(lookup_async: Callable[..., Any]) -> str:
             fail(f"Each lookup worked alone, but {len(_TOGETHER_IDS)} of them gathered "
                  f"(ids {list(_TOGETHER_IDS)}) {what}.")
         if api.most < len(_TOGETHER_IDS):
-            fail(f"{len(_TOGETHER_IDS)} lookups were gathered, but at most {api.most} were "
-                 f"waiting for the API at once ({outcome.elapsed:.2f} s): each call should "
+            fail(f"{len(_TOGETHER_IDS)} lookups were gathered, but at most {api.most} of them "
+                 f"waited for the API at once ({outcome.elapsed:.2f} s): each call should "
                  "start its lookup and wait without holding up the others.")
 
         # 4. Cancelled before the answer comes: the late answer must not fail.
