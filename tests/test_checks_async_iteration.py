@@ -15,10 +15,11 @@ import pytest
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.async_iteration import check_connection, check_stream_users
+from asynclab.checks.async_iteration import check_connection, check_stream_users, check_take
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("try:", "finally:", "@asynccontextmanager", "asynccontextmanager(",
+                 "aclose()", "len(items) == n",
                  "pool.release(", "await pool.acquire()", "async with session",
                  "response.content", "json.loads", "aiohttp.ClientSession(", "aclosing(")
 
@@ -161,7 +162,110 @@ def test_connection_reference_passes_under_load(under_load):
         assert result.passed, result.message
 
 
-# -- exercise 2: stream_users(base_url, count) --------------------------------------------------
+# -- exercise 2: take(agen, n) -----------------------------------------------------------------
+async def take(agen, n):
+    items = []
+    async with contextlib.aclosing(agen):
+        async for item in agen:
+            items.append(item)
+            if len(items) == n:
+                break
+    return items
+
+
+async def take_aclose(agen, n):
+    items = []
+    try:
+        async for item in agen:
+            items.append(item)
+            if len(items) == n:
+                break
+    finally:
+        await agen.aclose()
+    return items
+
+
+async def take_no_close(agen, n):
+    items = []
+    async for item in agen:
+        items.append(item)
+        if len(items) == n:
+            break
+    return items
+
+
+async def take_everything_then_slice(agen, n):
+    async with contextlib.aclosing(agen):
+        return [item async for item in agen][:n]
+
+
+async def take_one_too_many(agen, n):
+    items = []
+    async with contextlib.aclosing(agen):
+        async for item in agen:
+            if len(items) == n:
+                break
+            items.append(item)
+    return items
+
+
+async def take_with_anext(agen, n):
+    async with contextlib.aclosing(agen):
+        return [await anext(agen) for _ in range(n)]
+
+
+async def take_aclose_not_awaited(agen, n):
+    items = []
+    async for item in agen:
+        items.append(item)
+        if len(items) == n:
+            break
+    agen.aclose()  # noqa: RUF006 (the mistake under test)
+    return items
+
+
+async def take_ignores_n(agen, n):
+    items = []
+    async with contextlib.aclosing(agen):
+        async for item in agen:
+            items.append(item)
+            if len(items) == 3:
+                break
+    return items
+
+
+def take_sync(agen, n):
+    return list(agen)[:n]
+
+
+def test_take_accepts_solutions():
+    for answer in (take, take_aclose):
+        result = run(check_take(answer))
+        assert result.passed, result.message
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (take_no_close, ["the generator's finally had not run", "section 7"]),
+    (take_everything_then_slice, ["pulled 8 from the generator"]),
+    (take_one_too_many, ["returned the right 3 item(s) but pulled 4"]),
+    (take_with_anext, ["raised StopAsyncIteration", "return what there was"]),
+    (take_aclose_not_awaited, ["the generator's finally had not run"]),
+    (take_ignores_n, ["take(agen, 1) on a generator of 4 items returned",
+                      "expected the first 1"]),
+    (take_sync, ["coroutine function"]),
+])
+def test_take_rejects(answer, words):
+    rejected(run(check_take(answer)), *words)
+
+
+@pytest.mark.load
+def test_take_reference_passes_under_load(under_load):
+    for _ in range(LOAD_RUNS):
+        result = run(check_take(take))
+        assert result.passed, result.message
+
+
+# -- exercise 3: stream_users(base_url, count) --------------------------------------------------
 async def stream_users(base_url, count):
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base_url}/users/stream?count={count}") as response:

@@ -23,10 +23,10 @@ from typing import Any
 
 from ..servers import DemoAPI
 from ..servers.api import USERS, user_record
-from ._core import Outcome, Problem, blocking_message, checker, fail, run_learner
+from ._core import Outcome, Problem, blocking_message, checker, fail, require_callable, run_learner
 from ._observe import never_awaited
 
-__all__ = ["Connection", "Pool", "check_connection", "check_stream_users"]
+__all__ = ["Connection", "Pool", "check_connection", "check_stream_users", "check_take"]
 
 _BLOCKING_SEE = "notebook 03 shows why"
 
@@ -263,7 +263,103 @@ async def _check_connection(connection: Callable[..., Any]) -> str:
             "cancellation (which still stopped the task).")
 
 
-# -- exercise 2: an async generator over a stream -------------------------------------------------
+# -- exercise 2: take the first n items and close --------------------------------------------
+class _Source:
+    """An async generator for the take check that records how many items were pulled from
+    it and when its ``finally`` ran (and in which task)."""
+
+    def __init__(self, items: list[str], interval: float = 0.01) -> None:
+        self.items, self.interval = items, interval
+        self.pulled = 0
+        self.closed_in: asyncio.Task[Any] | None = None
+        self.finally_ran = False
+
+    async def gen(self) -> Any:
+        try:
+            for item in self.items:
+                await asyncio.sleep(self.interval)
+                self.pulled += 1
+                yield item
+        finally:
+            self.finally_ran = True
+            self.closed_in = asyncio.current_task()
+
+
+#: (items the source has, n asked for). A short source: fewer items than asked.
+_TAKE_CASES = ((["ada", "alan", "grace", "guido", "barbara", "ken", "margaret", "dennis"], 3),
+               (["north", "east", "south", "west"], 1),
+               (["only", "two"], 4),
+               (["a", "b", "c", "d", "e", "f"], 5))
+
+
+@checker
+async def check_take(take: Callable[..., Any]) -> str:
+    """``take(agen, n)`` returns a list of the first ``n`` items of the async generator
+    ``agen`` (fewer if it ends first), pulls no more than it returns, and has closed the
+    generator (its ``finally`` has run) by the time it returns."""
+    require_callable(take, "take", is_async=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for items, n in _TAKE_CASES:
+                await _check_take_case(take, items, n)
+        finally:
+            gc.collect()
+    names = never_awaited(caught)
+    if names:
+        fail(f"The lists were right, but a coroutine was never awaited: {names[0]}.")
+    return ("The first n items every time, none pulled for nothing, and the generator "
+            "closed (its finally had run, in your task) before take returned.")
+
+
+async def _check_take_case(take: Callable[..., Any], items: list[str], n: int) -> None:
+    source = _Source(items)
+    agen = source.gen()
+    seen: dict[str, Any] = {}
+
+    async def observed() -> object:
+        value = await take(agen, n)
+        seen["finally_ran"] = source.finally_ran  # at the moment take returned
+        seen["task"] = asyncio.current_task()
+        return value
+
+    try:
+        outcome = await run_learner(observed, time_limit=5.0)
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with contextlib.suppress(BaseException):
+                await agen.aclose()  # the check tidies up what a wrong answer left open
+    call = f"take(agen, {n}) on a generator of {len(items)} items"
+    if outcome.blocking:
+        fail(blocking_message("take", outcome.blocking, _BLOCKING_SEE))
+    if outcome.timed_out:
+        fail(f"{call} did not finish within 5 s.")
+    if outcome.error is not None:
+        fail(f"{call} raised {type(outcome.error).__name__}: {outcome.error}. "
+             + ("The generator ended before n items: take should then return what there "
+                "was." if isinstance(outcome.error, StopAsyncIteration) else "").strip())
+    expected = items[:n]
+    if outcome.unawaited:
+        fail(f"{call} returned a {outcome.unawaited} object instead of a list: a missing "
+             "`await` somewhere?")
+    if outcome.value != expected:
+        fail(f"{call} returned {_short(outcome.value)}; expected the first {n}: "
+             f"{expected}.")
+    if source.pulled > len(expected):
+        fail(f"{call} returned the right {len(expected)} item(s) but pulled {source.pulled} "
+             f"from the generator: each item pulled and thrown away is waited for (on a "
+             "stream, one more interval), so stop as soon as you have n.")
+    if not seen.get("finally_ran"):
+        fail(f"When {call} returned, the generator's finally had not run: it was left open "
+             "at its yield, to be closed later, when the loop's hook sees it garbage-collected "
+             "or at shutdown (section 7).")
+    if source.closed_in is not seen.get("task"):
+        fail(f"{call} closed the generator, but in another task: close it in take's own "
+             "task (section 7).")
+
+
+# -- exercise 3: an async generator over a stream -------------------------------------------------
 #: The server's interval between two lines of /users/stream (its default).
 _INTERVAL = 0.1
 _LATENCY = 0.05
