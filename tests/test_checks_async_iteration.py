@@ -106,6 +106,14 @@ def sync_manager(pool):
     yield None
 
 
+async def undecorated_generator(pool):
+    conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        pool.release(conn)
+
+
 async def returns_connection(pool):
     return await pool.acquire()
 
@@ -147,6 +155,7 @@ def test_connection_accepts_solutions():
     (releases_too_early, ["it was given back before the block ran"]),
     (sync_manager, ["_GeneratorContextManager", "plain `with`"]),
     (returns_connection, ["returned a coroutine object, not an async context manager"]),
+    (undecorated_generator, ["returned an async generator", "section 2"]),
     (ignores_pool, ["a connection of another pool, 'global'"]),
     (NoAexitRelease, ["After a block that ended normally, 1 connection(s)",
                       "still checked out"]),
