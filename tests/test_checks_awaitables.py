@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import inspect
 import time
 import warnings
 from asyncio import run
@@ -15,12 +16,17 @@ import pytest
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.awaitables import check_delay, check_lookup_async, lookup
+from asynclab.checks.awaitables import (
+    check_call_maybe_async,
+    check_delay,
+    check_lookup_async,
+    lookup,
+)
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("yield from asyncio", ".__await__()", "asyncio.sleep(", "create_future",
                  "set_result(", "set_exception(", "future.done()", "if not", "return self.value",
-                 "def __await__(self)")
+                 "def __await__(self)", "isawaitable(", "await result")
 
 rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
@@ -216,7 +222,118 @@ def test_delay_reference_passes_under_load(under_load):
         assert result.passed, result.message
 
 
-# -- exercise 2: a callback API behind a future --------------------------------------------------
+# -- exercise 2: await only what can be awaited ---------------------------------------------------
+async def maybe_solution(func, *args):
+    result = func(*args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def maybe_hasattr(func, *args):
+    """Right too: what isawaitable checks for, in most cases."""
+    result = func(*args)
+    if hasattr(result, "__await__"):
+        return await result
+    return result
+
+
+async def asks_the_function(func, *args):  # the notebook's stub
+    if inspect.iscoroutinefunction(func):
+        return await func(*args)
+    return func(*args)
+
+
+async def only_coroutines(func, *args):
+    result = func(*args)
+    if asyncio.iscoroutine(result):
+        return await result
+    return result
+
+
+async def coroutines_and_futures(func, *args):
+    result = func(*args)
+    if inspect.iscoroutine(result) or isinstance(result, asyncio.Future):
+        return await result
+    return result
+
+
+async def always_awaits(func, *args):
+    return await func(*args)
+
+
+async def calls_twice(func, *args):
+    if inspect.isawaitable(func(*args)):
+        return await func(*args)
+    return func(*args)
+
+
+async def swallows_type_error(func, *args):
+    result = func(*args)
+    try:
+        return await result
+    except TypeError:
+        return result
+
+
+async def drops_the_arguments(func, *args):
+    result = func()
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def test_maybe_accepts_solutions():
+    for answer in (maybe_solution, maybe_hasattr):
+        result, leaked = run_quietly(check_call_maybe_async(answer))
+        assert result.passed, (answer.__name__, result.message)
+        assert leaked == []
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (asks_the_function, ["call_maybe_async(logged(greet), 'Grace') returned a coroutine object "
+                         "instead of 'hello Grace'", "a plain def whose result is a coroutine",
+                         "section 3"]),
+    (only_coroutines, ["call_maybe_async(later, 7) returned a Future object instead of "
+                       "'future 7'"]),
+    (coroutines_and_futures, ["returned a _Ticket object", "an awaitable object"]),
+    (always_awaits, ["call_maybe_async(double, 21) raised TypeError: object int can't",
+                     "its result, 42, is not awaitable (section 3)"]),
+    (calls_twice, ["called double 2 times; it should call it once"]),
+    (swallows_type_error, ["raises TypeError(\"bad input 'Linus'\")", "returned a coroutine "
+                           "object", "should reach the caller"]),
+    (drops_the_arguments, ["missing 1 required positional argument"]),
+])
+def test_maybe_rejects(answer, words):
+    result, leaked = run_quietly(check_call_maybe_async(answer))
+    rejected(result, *words)
+    assert leaked == []
+
+
+def test_maybe_counts_a_dropped_coroutine_as_a_call():
+    async def peeks_at_async(func, *args):
+        if not isinstance(func, functools.partial) and inspect.iscoroutinefunction(func):
+            func(*args)  # made and dropped: "just to see what comes back"
+        return await maybe_solution(func, *args)
+
+    result, leaked = run_quietly(check_call_maybe_async(peeks_at_async))
+    rejected(result, "call_maybe_async(greet, 'Ada') called greet 2 times")
+    assert leaked == []
+
+
+def test_maybe_drops_the_plain_value_note_for_other_type_errors():
+    result = run(check_call_maybe_async(drops_the_arguments))
+    assert "not awaitable" not in result.message
+
+
+@pytest.mark.load
+def test_maybe_reference_passes_under_load(under_load):
+    for _ in range(LOAD_RUNS):
+        result = run(check_call_maybe_async(maybe_solution))
+        assert result.passed, result.message
+
+
+# -- exercise 3: a callback API behind a future --------------------------------------------------
 async def lookup_solution(lookup, user_id):
     future = asyncio.get_running_loop().create_future()
 

@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import inspect
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..servers import USERS, user_record
 from ..timeline import Timeline
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
+from ._observe import never_awaited
 
-__all__ = ["check_delay", "check_lookup_async", "lookup"]
+__all__ = ["check_call_maybe_async", "check_delay", "check_lookup_async", "lookup"]
 
 _BLOCKING_SEE = "notebook 03 shows why"
 
@@ -311,6 +314,137 @@ async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
     return (f"await gave the value after the right time for {len(_DELAYS)} pairs, without "
             f"blocking, and four Delays awaited together waited at the same time "
             f"({outcome.elapsed:.2f} s).")
+
+
+# -- exercise 2: await only what can be awaited ---------------------------------------------------
+class _Ticket:
+    """An awaitable that is neither a coroutine nor a future: it gives its value after
+    0.05 s."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0.05).__await__()
+        return self.value
+
+
+#: The cases whose function gives a plain value, not an awaitable.
+_PLAIN_RESULTS = ("double", "nothing")
+
+
+def _settle(future: asyncio.Future[Any], value: object) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _maybe_cases(calls: Counter[str]) -> list[tuple[str, str, Callable[..., Any],
+                                                      tuple[Any, ...], Any]]:
+    """(how the sentence names it, what kind of function it is, the function, its arguments,
+    what call_maybe_async must give; an exception: it must be raised). Each function counts
+    its calls in ``calls`` (an async def counts when its coroutine runs: one that is made and
+    dropped is seen in the "never awaited" warnings instead)."""
+
+    async def greet(name: str) -> str:
+        calls["greet"] += 1
+        await asyncio.sleep(0.02)
+        return f"hello {name}"
+
+    async def refuse(name: str) -> str:
+        calls["refuse"] += 1
+        await asyncio.sleep(0.02)
+        raise TypeError(f"bad input {name!r}")
+
+    def logged(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any) -> Any:
+            calls["logged(greet)"] += 1
+            return func(*args)  # a plain def: it returns the coroutine
+        return wrapper
+
+    def double(x: int) -> int:
+        calls["double"] += 1
+        return 2 * x
+
+    def nothing(x: object) -> None:
+        calls["nothing"] += 1
+
+    def ticket(value: object) -> _Ticket:
+        calls["ticket"] += 1
+        return _Ticket(value)
+
+    def later(n: int) -> asyncio.Future[str]:
+        calls["later"] += 1
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        loop.call_later(0.05, _settle, future, f"future {n}")
+        return future
+
+    return [
+        ("double", "a plain def", double, (21,), 42),
+        ("greet", "an async def", greet, ("Ada",), "hello Ada"),
+        ("partial(greet, 'Alan')", "a partial of an async def",
+         functools.partial(greet, "Alan"), (), "hello Alan"),
+        ("logged(greet)", "a plain def whose result is a coroutine", logged(greet),
+         ("Grace",), "hello Grace"),
+        ("later", "a plain def whose result is a Future", later, (7,), "future 7"),
+        ("ticket", "a plain def whose result is an awaitable object", ticket, ("seat 12",),
+         "seat 12"),
+        ("nothing", "a plain def that returns None", nothing, ("x",), None),
+        ("refuse", "an async def that raises", refuse, ("Linus",),
+         TypeError("bad input 'Linus'")),
+    ]
+
+
+@checker
+async def check_call_maybe_async(call_maybe_async: Callable[..., Any]) -> str:
+    """``call_maybe_async(func, *args)`` calls ``func(*args)`` once and awaits the result when
+    it is awaitable (a coroutine, a future, any object with ``__await__``), whatever kind of
+    function ``func`` is; a plain result comes back as it is; errors come through."""
+    require_callable(call_maybe_async, "call_maybe_async", is_async=True)
+    calls: Counter[str] = Counter()
+    cases = _maybe_cases(calls)
+    for name, kind, func, args, expected in cases:
+        call = f"call_maybe_async({name}{''.join(f', {a!r}' for a in args)})"
+        counted = "greet" if name.startswith("partial(") else name
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = await run_learner(call_maybe_async, func, *args, time_limit=2)
+            gc.collect()
+        dropped = [w for w in never_awaited(caught) if w.split(".")[-1] in ("greet", "refuse")]
+        if outcome.blocking:
+            fail(blocking_message(call, outcome.blocking, _BLOCKING_SEE))
+        if outcome.timed_out:
+            fail(f"{call} did not finish within 2 s: is something waiting forever?")
+        times = calls[counted] + len(dropped)
+        if times > 1:
+            fail(f"{call} called {name} {times} times; it should call it once (each call "
+                 "does the work again: another request, another payment...).")
+        calls.clear()
+        if isinstance(expected, BaseException):
+            error = outcome.error
+            if type(error) is type(expected) and str(error) == str(expected):
+                continue
+            value = ("a coroutine object" if inspect.iscoroutine(outcome.value) else
+                     f"{outcome.value!r:.80}")
+            got = (f"raised {type(error).__name__}: {error}" if error is not None else
+                   f"returned {value}")
+            fail(f"{name} is {kind}: awaiting its coroutine raises {expected!r}, and {call} "
+                 f"{got}. That error should reach the caller.")
+        if outcome.error is not None:
+            exc = outcome.error
+            plain = (f" {name} is {kind}: its result, {expected!r}, is not awaitable "
+                     "(section 3)." if name in _PLAIN_RESULTS and "await" in str(exc) else "")
+            fail(f"{call} raised {type(exc).__name__}: {exc}.{plain}")
+        if outcome.unawaited:
+            fail(f"{call} returned a {outcome.unawaited} object instead of {expected!r}: "
+                 f"{name} is {kind}, and that result had to be awaited (section 3 compares "
+                 "the ways to tell).")
+        if outcome.value != expected:
+            fail(f"{call} returned {outcome.value!r:.80}; expected {expected!r}.")
+    return (f"{len(cases)} kinds of functions, each called once: plain results came back as "
+            "they were; coroutines (from a plain-def wrapper and a partial too), a future and "
+            "an awaitable object were awaited; an error raised inside came through.")
 
 
 # -- exercise 2: a callback API behind a future --------------------------------------------------
