@@ -79,6 +79,14 @@ async def fetch_all_batches(base_url, ids, limit):
         return names
 
 
+async def fetch_all_then_one_by_one(base_url, ids, limit):
+    async with aiohttp.ClientSession() as session:
+        names = await asyncio.gather(*(name_of(session, base_url, i) for i in ids[:limit]))
+        for i in ids[limit:]:
+            names.append(await name_of(session, base_url, i))
+        return names
+
+
 async def fetch_all_semaphore_per_request(base_url, ids, limit):
     async def one(session, user_id):
         async with asyncio.Semaphore(limit):  # a new semaphore each time limits nothing
@@ -124,7 +132,8 @@ def test_fetch_all_accepts_solutions():
     (fetch_all_no_limit, ["had 7 requests in flight at once", "the limit is 3"]),
     (fetch_all_three, ["limit=2", "had 3 requests in flight at once"]),
     (fetch_all_off_by_one, ["at most 2 at once", "With limit=3, 3 should be in flight"]),
-    (fetch_all_batches, ["fewer than 3 for", "still to come", "whole group"]),
+    (fetch_all_batches, ["fewer than 3 for", "still to come", "taken at once by the next"]),
+    (fetch_all_then_one_by_one, ["at most 3 requests were in flight", "fewer than 3 for"]),
     (fetch_all_semaphore_per_request, ["had 7 requests in flight at once"]),
     (fetch_all_completion_order, ["in another order"]),
     (fetch_all_blocking, ["time.sleep()", "event loop's thread"]),

@@ -173,9 +173,8 @@ async def check_fetch_all(fetch_all: Callable[..., Any]) -> str:
             if idle > _IDLE:
                 fail(f"The names are right and at most {limit} requests were in flight, but "
                      f"for {call} the server had fewer than {limit} for {idle:.2f} s while "
-                     "more requests were still to come: a free place should be taken at once "
-                     "by the next request, not after a whole group has finished (section 1 "
-                     "shows the bands).")
+                     "more requests were still to come: a place freed by one request should "
+                     "be taken at once by the next one (section 1 shows the bands).")
             seen.append(f"{most} of {len(ids)}")
     return (f"Names in order; the server saw at most {', '.join(seen)} requests at once, "
             "exactly each limit, and every freed place was taken again at once.")
