@@ -2,10 +2,12 @@
 
 ``check_connection`` hands the learner's async context manager toy connection pools that
 record every connection going out and coming back, and uses it three ways: a block that ends
-normally, one that raises, and one whose task is cancelled. ``check_stream_users`` reads the
-learner's async generator against the demo server's JSON-lines stream: it notes when each
-user arrived and compares it with the server's own log (when the stream started and ended),
-and it stops early to see, on the server, that the stream is closed when the generator is.
+normally, one that raises, and one whose task is cancelled. ``check_take`` hands ``take``
+generators that count the items pulled from them and note when their ``finally`` ran.
+``check_stream_users`` reads the learner's async generator against the demo server's
+JSON-lines stream: it notes when each user arrived and compares it with the server's own log
+(when the stream started and ended), and it stops early to see, on the server, that the
+stream is closed when the generator is.
 The learner's code is called through :func:`run_learner`.
 """
 
@@ -336,9 +338,11 @@ async def _check_take_case(take: Callable[..., Any], items: list[str], n: int) -
     if outcome.timed_out:
         fail(f"{call} did not finish within 5 s.")
     if outcome.error is not None:
-        fail(f"{call} raised {type(outcome.error).__name__}: {outcome.error}. "
-             + ("The generator ended before n items: take should then return what there "
-                "was." if isinstance(outcome.error, StopAsyncIteration) else "").strip())
+        exc = outcome.error
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        more = (" The generator ended before n items: take should then return what there was."
+                if isinstance(exc, StopAsyncIteration) else "")
+        fail(f"{call} raised {what}.{more}")
     expected = items[:n]
     if outcome.unawaited:
         fail(f"{call} returned a {outcome.unawaited} object instead of a list: a missing "
@@ -550,9 +554,13 @@ async def _check_stream(stream_users: Callable[..., Any], api: DemoAPI) -> str:
         if count == max(_COUNTS):
             # The streamed answer hands out the first user about (count - 1) intervals
             # before the stream ends; one that reads the whole body first, after it.
-            while entry.finished is None:
+            deadline = time.perf_counter() + 2.0
+            while entry.finished is None and time.perf_counter() < deadline:
                 await asyncio.sleep(0.01)
                 entry = _stream_entry(api)
+            if entry.finished is None:
+                fail(f"{call} yielded the right users, but the server was still streaming "
+                     "2 s after the generator ended: was the response left open?")
             first, took = arrivals[0] - entry.started, entry.finished - entry.started
             if arrivals[0] > entry.finished - _INTERVAL:
                 fail(f"With {call}, the first user arrived {first:.2f} s after the request "
