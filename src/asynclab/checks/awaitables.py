@@ -1,4 +1,4 @@
-"""Checks for notebook 06 (awaitables and futures), and the callback-style API its second
+"""Checks for notebook 06 (awaitables and futures), and the callback-style API its third
 exercise wraps.
 
 ``check_delay`` is given the learner's class ``Delay(seconds, value)``: it makes instances
@@ -6,6 +6,11 @@ with several (seconds, value) pairs, awaits them through :func:`run_learner` (bl
 caught by name) and awaits four of them together, each inside a span of a
 :class:`~asynclab.Timeline`, to count how many waited at once, and through a counting
 iterator, to count the bare ``None``s they yield (a poll that spins instead of waiting).
+
+``check_call_maybe_async`` is given ``call_maybe_async(func, *args)`` and eight kinds of
+functions (plain, async, a partial, a plain-def wrapper that returns a coroutine, one that
+returns a future, one an awaitable object...), each counting its calls; a coroutine made and
+dropped is seen in the "never awaited" warnings.
 
 ``check_lookup_async`` is given ``lookup_async(lookup, user_id)``. It passes its own
 ``lookup`` (:class:`_CallbackAPI`: it answers later from the event loop with
@@ -36,7 +41,7 @@ __all__ = ["check_call_maybe_async", "check_delay", "check_lookup_async", "looku
 _BLOCKING_SEE = "notebook 03 shows why"
 
 
-# -- the callback API of exercise 2 ----------------------------------------------------------
+# -- the callback API of exercise 3 ----------------------------------------------------------
 def lookup(user_id: int, on_done: Callable[[dict[str, Any]], object],
            on_error: Callable[[BaseException], object]) -> None:
     """A callback-style lookup, as older libraries offer: it returns at once; about 0.1 s
@@ -447,7 +452,7 @@ async def check_call_maybe_async(call_maybe_async: Callable[..., Any]) -> str:
             "an awaitable object were awaited; an error raised inside came through.")
 
 
-# -- exercise 2: a callback API behind a future --------------------------------------------------
+# -- exercise 3: a callback API behind a future --------------------------------------------------
 #: Latencies per user id: answers come back in another order than they were asked for.
 _LATENCIES = {3: 0.12, 11: 0.05, 7: 0.09, 99: 0.05, 2: 0.06, 14: 0.1, 5: 0.25, 98: 0.25,
               18: 0.03}
