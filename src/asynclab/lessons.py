@@ -67,7 +67,7 @@ LESSONS: tuple[Lesson, ...] = tuple(Lesson(*row) for row in [
     (3, "await", "await", "sequential awaits, asyncio.sleep vs time.sleep, yielding", 25, 20),
     (4, "gather", "gather and friends", "gather, return_exceptions, as_completed, wait", 25, 20),
     (5, "tasks", "Tasks and TaskGroup", "create_task, cancellation, TaskGroup, timeouts", 30, 25),
-    (6, "awaitables", "Awaitables and futures", "the awaitable protocol; a toy event loop", 30, 20),
+    (6, "awaitables", "Awaitables and futures", "the awaitable protocol; a toy event loop", 35, 20),
     (7, "async_iteration", "Async iteration and context", "async with, async for, generators",
      25, 20),
     (8, "coordination", "Coordination", "Semaphore, Lock, Event, Queue, rate limits, retries",
