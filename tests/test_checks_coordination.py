@@ -417,7 +417,7 @@ retry_no_delay = make_retry(lambda k, base: 0)
 retry_constant = make_retry(lambda k, base: base)
 retry_linear = make_retry(lambda k, base: base * (k + 1))
 retry_full_jitter = make_retry(lambda k, base: random.uniform(0, base * 2 ** k))
-retry_hard_coded_base = make_retry(lambda k, base: equal_jitter(k, 0.05))
+retry_hard_coded_base = make_retry(lambda k, base: equal_jitter(k, 0.02))  # the timeout case's
 retry_hard_coded_large = make_retry(lambda k, base: 0.1 * 2 ** k)
 retry_exponent_from_one = make_retry(lambda k, base: base * 2 ** (k + 1))
 retry_everything = make_retry(equal_jitter, retry_if=lambda exc: True)
