@@ -474,8 +474,8 @@ def test_retry_accepts_solutions():
 @pytest.mark.parametrize(("answer", "words"), [
     (retry_no_delay, ["base_delay=0.12", "wait 1 was", "below 0.060 s (half of 0.12 s)",
                       "section 7"]),
-    (retry_constant, ["base_delay=0.005", "wait 3 was", "double each time"]),
-    (retry_linear, ["base_delay=0.005", "wait 5 was"]),
+    (retry_constant, ["base_delay=0.005", "double each time"]),
+    (retry_linear, ["base_delay=0.005", "below"]),
     (retry_full_jitter, ["below", "the shortest wait allowed"]),
     (retry_hard_coded_base, ["base_delay=0.12", "wait 1 was", "below 0.060 s"]),
     (retry_exponent_from_one, ["base_delay=0.12", "add up to 0.36 s at most",
