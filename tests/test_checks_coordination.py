@@ -219,6 +219,33 @@ async def process_cancel_only(base_url, ids, workers):
     return results
 
 
+async def process_wait_for(base_url, ids, workers):
+    """Right too: each request under a time limit (on 3.11, wait_for makes a task for it)."""
+    queue = asyncio.Queue()
+    for user_id in ids:
+        queue.put_nowait(user_id)
+    results = {}
+
+    async def worker(session):
+        while True:
+            user_id = await queue.get()
+            try:
+                results[user_id] = await asyncio.wait_for(name_of(session, base_url, user_id),
+                                                          timeout=2)
+            except aiohttp.ClientError:
+                results[user_id] = None
+            finally:
+                queue.task_done()
+
+    async with aiohttp.ClientSession() as session:
+        tasks = [asyncio.create_task(worker(session)) for _ in range(workers)]
+        await queue.join()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return results
+
+
 async def process_workers_left(base_url, ids, workers):
     queue = asyncio.Queue()
     for user_id in ids:
@@ -316,7 +343,7 @@ async def process_list(base_url, ids, workers):
 
 
 def test_process_accepts_solutions():
-    for answer in (process_solution, process_sentinels, process_cancel_only):
+    for answer in (process_solution, process_sentinels, process_cancel_only, process_wait_for):
         result = run(check_process(answer))
         assert result.passed, result.message
 
