@@ -263,3 +263,22 @@ def test_the_log_records_each_request_and_reset_empties_it():
         assert api.stats.log == [] and api.stats.requests == 0
     assert (ok.path, ok.status, missing.status) == ("/users/1", 200, 404)
     assert ok.finished - ok.started >= 0.05
+
+
+def test_a_client_that_hangs_up_stops_the_stream_quietly(caplog):
+    async def read_one(url):
+        async with aiohttp.ClientSession() as session, session.get(
+                f"{url}/users/stream?count=12&interval=0.05") as response:
+            async for line in response.content:
+                return json.loads(line)
+
+    with DemoAPI(latency=0) as api:
+        first = asyncio.run(read_one(api.url))
+        deadline = time.monotonic() + 3
+        while api.stats.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (request,) = api.stats.log
+    assert first == {"id": 1, "name": user_record(1)["name"]}
+    assert request.status == 499  # stopped at the next write, not streamed to the end
+    assert request.finished - request.started < 0.5
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

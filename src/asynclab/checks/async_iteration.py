@@ -17,10 +17,9 @@ import asyncio
 import contextlib
 import gc
 import inspect
-import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ..servers import DemoAPI
@@ -376,19 +375,6 @@ _READ, _OF = 2, 12
 _CLOSE_MARGIN = _INTERVAL + 0.3
 
 
-@contextlib.contextmanager
-def _quiet_server_log() -> Iterator[None]:
-    """A client that hangs up in the middle of a stream makes the demo server's next write
-    fail, and aiohttp's server logs it as an error: expected here, so not printed."""
-    logger = logging.getLogger("aiohttp.server")
-    handler = logging.NullHandler()
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-
-
 class _Resources:
     """ResourceWarnings and loop error reports (aiohttp's "Unclosed client session") seen
     while the check runs; printed nowhere."""
@@ -423,7 +409,7 @@ async def check_stream_users(stream_users: Callable[..., Any]) -> str:
     loop.set_exception_handler(
         lambda _loop, context: resources.reports.append(str(context.get("message"))))
     try:
-        with warnings.catch_warnings(record=True) as caught, _quiet_server_log():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 with DemoAPI(latency=_LATENCY) as api:

@@ -6,7 +6,8 @@ Routes (all JSON):
 - ``GET /users/{id}``: one user ``{"id", "name", "email"}``; 404 if unknown
 - ``GET /users/{id}/profile``: ``{"user_id", "bio", "followers"}``; 404 if unknown
 - ``GET /users/stream?count=N&interval=S``: the first N users (default all), streamed as
-  JSON lines (one ``{"id", "name"}`` object per line), one every S seconds (default 0.1)
+  JSON lines (one ``{"id", "name"}`` object per line), one every S seconds (default 0.1); a
+  client that hangs up stops the stream (status 499 in ``stats.log``)
 - ``GET /flaky/{key}?fails=K``: the first K requests (default 2) for ``key`` fail with 503,
   the next ones answer ``{"key", "attempt"}``: a service that recovers, for retries
 
@@ -124,12 +125,15 @@ class DemoAPI(BackgroundServer):
         interval = _query_number(request, "interval", float, 0.1, 0.0, 2.0)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        for user_id in USERS[:count]:
-            if interval:
-                await asyncio.sleep(interval)
-            line = {"id": user_id, "name": user_record(user_id)["name"]}
-            await response.write(json.dumps(line).encode() + b"\n")
-        await response.write_eof()
+        try:
+            for user_id in USERS[:count]:
+                if interval:
+                    await asyncio.sleep(interval)
+                line = {"id": user_id, "name": user_record(user_id)["name"]}
+                await response.write(json.dumps(line).encode() + b"\n")
+            await response.write_eof()
+        except ConnectionResetError:  # the client hung up: stop streaming, quietly
+            raise _ClientClosed from None
         return response
 
     async def _flaky(self, request: web.Request) -> web.Response:
@@ -140,6 +144,13 @@ class DemoAPI(BackgroundServer):
         if attempt <= fails:
             raise web.HTTPServiceUnavailable(**_error(f"injected failure {attempt} of {fails}"))
         return web.json_response({"key": key, "attempt": attempt})
+
+
+class _ClientClosed(web.HTTPException):
+    """The client closed the connection before the answer was complete. Recorded in the
+    server's log with nginx's status 499; nothing is sent (nobody listens any more)."""
+
+    status_code = 499
 
 
 def _query_number(request: web.Request, name: str, kind: type[_Number], default: _Number,
