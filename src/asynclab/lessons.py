@@ -69,7 +69,7 @@ LESSONS: tuple[Lesson, ...] = tuple(Lesson(*row) for row in [
     (5, "tasks", "Tasks and TaskGroup", "create_task, cancellation, TaskGroup, timeouts", 30, 25),
     (6, "awaitables", "Awaitables and futures", "the awaitable protocol; a toy event loop", 35, 20),
     (7, "async_iteration", "Async iteration and context", "async with, async for, generators",
-     25, 20),
+     25, 25),
     (8, "coordination", "Coordination", "Semaphore, Lock, Event, Queue, rate limits, retries",
      35, 25),
     (9, "web_scraping", "Web scraping with aiohttp", "one session, bounded concurrency"),
