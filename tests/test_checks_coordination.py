@@ -121,6 +121,17 @@ async def fetch_all_blocking(base_url, ids, limit):
         return await asyncio.gather(*(one(session, i) for i in ids))
 
 
+async def fetch_all_not_awaited(base_url, ids, limit):
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(session, user_id):
+        async with semaphore:
+            return await name_of(session, base_url, user_id)
+
+    async with aiohttp.ClientSession() as session:
+        return asyncio.gather(*(one(session, i) for i in ids))
+
+
 def test_fetch_all_accepts_solutions():
     for answer in (fetch_all_solution, fetch_all_connector):
         result = run(check_fetch_all(answer))
@@ -137,6 +148,7 @@ def test_fetch_all_accepts_solutions():
     (fetch_all_semaphore_per_request, ["had 7 requests in flight at once"]),
     (fetch_all_completion_order, ["in another order"]),
     (fetch_all_blocking, ["time.sleep()", "event loop's thread"]),
+    (fetch_all_not_awaited, ["_GatheringFuture", "missing `await`"]),
 ])
 def test_fetch_all_rejects(answer, words):
     rejected(run(check_fetch_all(answer)), *words)
@@ -481,6 +493,17 @@ async def retry_forever(session, url, attempts, base_delay):
         attempt += 1
 
 
+async def retry_sleep_not_awaited(session, url, attempts, base_delay):
+    for attempt in range(attempts):
+        try:
+            return await get_json(session, url)
+        except Exception as exc:
+            if attempt == attempts - 1 or not worth_retrying(exc):
+                raise
+            asyncio.sleep(equal_jitter(attempt, base_delay))  # noqa: RUF006  (the mistake)
+    return None
+
+
 async def retry_blocking(session, url, attempts, base_delay):
     for attempt in range(attempts):
         try:
@@ -517,6 +540,8 @@ def test_retry_accepts_solutions():
     (retry_new_error, ["raised RuntimeError('gave up') after 3 requests"]),
     (retry_no_timeouts, ["timeout", "raised TimeoutError", "worth retrying"]),
     (retry_blocking, ["time.sleep()", "event loop's thread"]),
+    (retry_sleep_not_awaited, ["made coroutines of sleep() that were never awaited",
+                               "is an `await` missing?"]),
 ])
 def test_retry_rejects(answer, words):
     random.seed(8)  # the wrong answers with random waits fail the same way every run

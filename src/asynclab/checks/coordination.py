@@ -10,8 +10,10 @@ running after it returned. The learner's code is called through :func:`run_learn
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import sysconfig
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from ..servers import DemoAPI, Request, user_record
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
+from ._observe import never_awaited
 
 __all__ = ["check_fetch_all", "check_fetch_with_retry", "check_process"]
 
@@ -330,6 +333,26 @@ def _waits(arrivals: list[float]) -> list[float]:
     return [b - a - _RETRY_LATENCY for a, b in zip(arrivals, arrivals[1:], strict=False)]
 
 
+async def _call_retry(func: Callable[..., Any], when: str, *args: Any,
+                      late: str = "is something waiting forever?") -> Outcome:
+    """Call the learner's fetch_with_retry with :func:`run_learner`, also recording the
+    coroutines it created and never awaited (an ``asyncio.sleep(...)`` without ``await``);
+    fail on what is never right. Its exception is left in ``outcome.error``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = await run_learner(func, *args, time_limit=_RETRY_LIMIT)
+        gc.collect()  # an un-awaited coroutine warns when it is collected
+    forgotten = never_awaited(caught)
+    if forgotten:
+        fail(f"{when} made coroutines of {forgotten[0]}() that were never awaited "
+             f"({len(forgotten)} of them): calling a coroutine function does not wait; is an "
+             "`await` missing?")
+    if outcome.timed_out and not outcome.blocking:
+        fail(f"{when} did not finish within {_RETRY_LIMIT:g} s, {late}")
+    _judge(outcome, "fetch_with_retry")
+    return outcome
+
+
 def _requests(n: int) -> str:
     return f"{n} request" if n == 1 else f"{n} requests"
 
@@ -355,9 +378,9 @@ async def check_fetch_with_retry(fetch_with_retry: Callable[..., Any]) -> str:
             # A timeout is retried: the next request may be answered in time. (First, so that
             # the server's slow answer ends while the other cases run.)
             api.stats.reset()
-            outcome = await _outcome_of("fetch_with_retry", fetch_with_retry, session,
-                                        f"{api.url}/flaky/slow-d?fails=0", 3, 0.02,
-                                        time_limit=_RETRY_LIMIT)
+            outcome = await _call_retry(fetch_with_retry, "For a URL whose first answer comes "
+                                        "too late, fetch_with_retry", session,
+                                        f"{api.url}/flaky/slow-d?fails=0", 3, 0.02)
             made = len(api.stats.arrivals("/flaky/slow-d"))
             if outcome.error is not None:
                 fail(f"The first request to a URL took longer than the session's "
@@ -377,14 +400,11 @@ async def check_fetch_with_retry(fetch_with_retry: Callable[..., Any]) -> str:
                 call = f"fetch_with_retry(session, url, attempts={attempts}, base_delay={base:g})"
                 when = f"For a URL that fails {fails} times with HTTP 503, {call}"
                 api.stats.reset()
-                outcome = await run_learner(fetch_with_retry, session, url, attempts, base,
-                                            time_limit=_RETRY_LIMIT)
-                if outcome.timed_out:
-                    most = sum(base * 2 ** k for k in range(min(fails, attempts - 1)))
-                    fail(f"{when} did not finish within {_RETRY_LIMIT:g} s, although its waits "
-                         f"add up to {most:.2f} s at most: does it wait longer than asked, or "
-                         "never give up?")
-                _judge(outcome, "fetch_with_retry")
+                most = sum(base * 2 ** k for k in range(min(fails, attempts - 1)))
+                outcome = await _call_retry(
+                    fetch_with_retry, when, session, url, attempts, base,
+                    late=f"although its waits add up to {most:.2f} s at most: does it wait "
+                         "longer than asked, or never give up?")
                 arrivals = api.stats.arrivals(path)
                 made = len(arrivals)
                 gives_up = fails >= attempts
@@ -436,8 +456,9 @@ async def check_fetch_with_retry(fetch_with_retry: Callable[..., Any]) -> str:
 
             # A 404 is not retried: the page will not appear by asking again.
             api.stats.reset()
-            outcome = await _outcome_of("fetch_with_retry", fetch_with_retry, session,
-                                        f"{api.url}/users/99", 4, 0.05, time_limit=_RETRY_LIMIT)
+            outcome = await _call_retry(fetch_with_retry, "For a URL that answers 404, "
+                                        "fetch_with_retry", session, f"{api.url}/users/99", 4,
+                                        0.05)
             made = len(api.stats.arrivals("/users/99"))
             if outcome.error is None:
                 fail(f"For a URL that answers 404 Not Found, fetch_with_retry returned "
