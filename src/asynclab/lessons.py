@@ -71,7 +71,7 @@ LESSONS: tuple[Lesson, ...] = tuple(Lesson(*row) for row in [
     (7, "async_iteration", "Async iteration and context", "async with, async for, generators",
      25, 25),
     (8, "coordination", "Coordination", "Semaphore, Lock, Event, Queue, rate limits, retries",
-     35, 25),
+     45, 30),
     (9, "web_scraping", "Web scraping with aiohttp", "one session, bounded concurrency"),
     (10, "rest_api", "An async REST API", "FastAPI, httpx, uvicorn, aiohttp.web"),
     (11, "files", "Files and blocking I/O", "to_thread, run_in_executor, aiofiles"),

@@ -44,7 +44,7 @@ class _CheckAPI(DemoAPI):
         self.uneven = uneven
         self._slowed: set[str] = set()
 
-    def _delay_for(self, request: web.Request) -> float:
+    def delay_for(self, request: web.Request) -> float:
         path = request.path
         if path.startswith("/flaky/slow-") and path not in self._slowed:
             self._slowed.add(path)
@@ -53,7 +53,7 @@ class _CheckAPI(DemoAPI):
             tail = path.rsplit("/", 1)[-1]
             if tail.isdigit():
                 return 0.05 + 0.1 * (int(tail) % 4)
-        return super()._delay_for(request)
+        return super().delay_for(request)
 
 
 def _in_flight(log: Sequence[Request]) -> tuple[int, list[tuple[float, int]]]:

@@ -219,7 +219,7 @@ class BackgroundServer:
         log.append(Request(request.path_qs, time.perf_counter()))
         status = 500
         try:
-            delay = self._delay_for(request)
+            delay = self.delay_for(request)
             if delay:
                 await asyncio.sleep(delay)
             response = await handler(request)
@@ -232,7 +232,10 @@ class BackgroundServer:
             stats.in_flight -= 1
             log[index] = replace(log[index], finished=time.perf_counter(), status=status)
 
-    def _delay_for(self, request: web.Request) -> float:
+    def delay_for(self, request: web.Request) -> float:
+        """The seconds to wait before answering ``request``: its ``?delay=`` if given, else
+        the server's ``latency``. Override it for latencies that depend on the request (a
+        check does: per-user latency, a slow first answer)."""
         raw = request.query.get("delay")
         if raw is None:
             return self.latency
