@@ -197,9 +197,11 @@ def _stop(lab: Lab, process: subprocess.Popen[bytes]) -> None:
                 process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(lab: Lab) -> Iterator[object]:
-    """Headless Chromium (the system one) with a fresh profile that Playwright throws away."""
+    """Headless Chromium (the system one) with a fresh profile that Playwright throws away.
+    One per test: Playwright's sync API keeps an event loop running in this thread while it is
+    open, so any later test on the same pytest worker that calls asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
