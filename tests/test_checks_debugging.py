@@ -1,99 +1,213 @@
 """The checks of notebook 16 (Debugging) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+and accept the reference answers, also on a busy machine."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-import urllib.request
+import functools
+import logging
+import threading
 
-import aiohttp
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.debugging import check_debugging_fetch_all, check_debugging_pause
+from asynclab.checks.debugging import check_my_tasks, check_task_name_filter
+
+#: Solution code that a ❌ must never hand out.
+SOLUTION_CODE = ("current_task()", "get_name()", "all_tasks()", "startswith", "return True",
+                 "except RuntimeError")
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
-        response.raise_for_status()
-        return (await response.json())["name"]
+# --- exercise 1: TaskNameFilter -------------------------------------------------------------
+
+class TaskNameFilter(logging.Filter):
+    def filter(self, record):
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        record.task = task.get_name() if task is not None else "-"
+        return True
 
 
-async def fetch_all(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+class NoGuard(logging.Filter):  # the stub: crashes outside a task
+    def filter(self, record):
+        record.task = asyncio.current_task().get_name()
+        return True
 
 
-async def sequential(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+class NoneOnly(logging.Filter):  # handles the callback, forgets the thread
+    def filter(self, record):
+        task = asyncio.current_task()
+        record.task = task.get_name() if task else "-"
+        return True
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
+class ForgotReturn(logging.Filter):  # returns None: every record dropped
+    def filter(self, record):
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        record.task = task.get_name() if task else "-"
 
 
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+class NameAtCreation(logging.Filter):  # asks once, in __init__
+    def __init__(self):
+        super().__init__()
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        self.name_then = task.get_name() if task else "-"
+
+    def filter(self, record):
+        record.task = self.name_then
+        return True
+
+
+class ThreadName(logging.Filter):  # the thread's name, not the task's
+    def filter(self, record):
+        record.task = threading.current_thread().name
+        return True
+
+
+class IntoMessage(logging.Filter):  # prefixes the message instead of setting record.task
+    def filter(self, record):
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        record.msg = f"[{task.get_name() if task else '-'}] {record.msg}"
+        return True
+
+
+class NoneForOutside(logging.Filter):  # no placeholder: None outside a task
+    def filter(self, record):
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        record.task = task and task.get_name()
+        return True
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+    (NoGuard, ("outside any task", "AttributeError")),
+    (NoneOnly, ("from a thread", "RuntimeError")),
+    (ForgotReturn, ("0 of 11 records reached the handler",)),
+    (NameAtCreation, ("logged in the task 'chef-ana'", "carried task='Task-")),
+    (ThreadName, ("logged in the task 'chef-ana'", "carried task='MainThread'")),
+    (IntoMessage, ("has no attribute `task`",)),
+    (NoneForOutside, ("logged outside any task, carried task=None",)),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_debugging_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_task_name_filter_rejects(wrong, observed):
+    result = asyncio.run(check_task_name_filter(wrong))
+    rejected(result, *observed)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
+def test_task_name_filter_accepts_an_instance_and_leaves_no_logger():
+    before = set(logging.Logger.manager.loggerDict)
+    assert asyncio.run(check_task_name_filter(TaskNameFilter())).passed
+    assert set(logging.Logger.manager.loggerDict) == before
 
 
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
+# --- exercise 2: my_tasks ---------------------------------------------------------------------
+
+def my_tasks(prefix):
+    me = asyncio.current_task()
+    return [task for task in asyncio.all_tasks()
+            if task.get_name().startswith(prefix) and task is not me]
 
 
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
+def everything(prefix):  # the stub: no filter at all
+    return list(asyncio.all_tasks())
 
 
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
+def with_me(prefix):  # forgets to leave out the caller
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith(prefix)]
 
 
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
+def contains(prefix):  # `in` instead of startswith: refetch-9 slips in
+    me = asyncio.current_task()
+    return [t for t in asyncio.all_tasks() if prefix in t.get_name() and t is not me]
+
+
+def coroutines(prefix):  # hands back the coroutines
+    me = asyncio.current_task()
+    return [t.get_coro() for t in asyncio.all_tasks()
+            if t.get_name().startswith(prefix) and t is not me]
+
+
+def names(prefix):  # hands back the names
+    me = asyncio.current_task()
+    return [t.get_name() for t in asyncio.all_tasks()
+            if t.get_name().startswith(prefix) and t is not me]
+
+
+def hard_coded(prefix):  # ignores the argument
+    me = asyncio.current_task()
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith("fetch-") and t is not me]
+
+
+_REGISTRY: list[asyncio.Task] = []
+
+
+def remembers(prefix):  # keeps tasks it saw before, finished or not
+    me = asyncio.current_task()
+    _REGISTRY.extend(t for t in asyncio.all_tasks()
+                     if t.get_name().startswith(prefix) and t is not me)
+    return [t for t in _REGISTRY if t.get_name().startswith(prefix)]
+
+
+async def async_version(prefix):  # async def where a plain function is asked
+    return my_tasks(prefix)
+
+
 @pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
+    (everything, ("my_tasks('fetch-')", "not named fetch-...")),
+    (with_me, ("included the task that called it ('fetch-inspector')",)),
+    (contains, ("not named fetch-...", "refetch-9")),
+    (coroutines, ("coroutine object(s) instead of Task objects",)),
+    (names, ("str object(s) instead of Task objects",)),
+    (hard_coded, ("my_tasks('parse-')", "not named parse-...", "fetch-")),
+    (async_version, ("plain function",)),
 ])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_debugging_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
+def test_my_tasks_rejects(wrong, observed):
+    result = asyncio.run(check_my_tasks(wrong))
+    rejected(result, *observed)
+
+
+def test_my_tasks_rejects_finished_tasks():
+    _REGISTRY.clear()
+
+    async def twice():
+        # a first look while fetch-1 and fetch-4 still run, then the check
+        started = [asyncio.create_task(asyncio.sleep(0.01), name=f"fetch-{i}") for i in (1, 4)]
+        remembers("fetch-")
+        await asyncio.gather(*started)
+        return await check_my_tasks(remembers)
+
+    rejected(asyncio.run(twice()), "included tasks that had finished (fetch-1, fetch-4)")
+    _REGISTRY.clear()
+
+
+def test_my_tasks_leaves_no_task_running():
+    async def run():
+        before = asyncio.all_tasks()
+        result = await check_my_tasks(my_tasks)
+        return result, asyncio.all_tasks() - before
+
+    result, left = asyncio.run(run())
+    assert result.passed, result.message
+    assert not left
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_debugging_fetch_all, fetch_all),
-                                           (check_debugging_pause, pause)])
+@pytest.mark.parametrize("check, answer", [(check_task_name_filter, TaskNameFilter),
+                                           (check_my_tasks, my_tasks)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))

@@ -1,56 +1,196 @@
 """Checks for notebook 16 (Debugging).
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+- ``check_task_name_filter``: the learner's ``logging.Filter`` puts the name of the logging
+  task on every record (``record.task``), ``"-"`` outside a task (a loop callback, another
+  thread), and drops nothing. Three named tasks log in turns, so a name taken once (when the
+  filter was made, or from the first task) is caught.
+- ``check_my_tasks``: the learner's ``my_tasks(prefix)`` returns exactly the running tasks
+  whose name starts with ``prefix``, without the task that asks; two prefixes, tasks that
+  finished, decoys whose names contain the prefix elsewhere, and the kernel's own tasks
+  around (in a notebook) show a hard-coded, unfiltered or half-filtered answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import itertools
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+from ._core import checker, fail, require_callable, run_learner
 
-__all__ = ["check_debugging_fetch_all", "check_debugging_pause"]
+__all__ = ["check_my_tasks", "check_task_name_filter"]
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+_PLACEHOLDER = "-"
+_counter = itertools.count(1)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _make_filter(filter_class: Any) -> Any:
+    """An instance of the learner's filter: the class is called, an instance is used."""
+    if inspect.isclass(filter_class):
+        try:
+            return filter_class()
+        except Exception as exc:  # noqa: BLE001 (the learner's constructor: report it)
+            fail(f"TaskNameFilter() raised {type(exc).__name__}: {exc}. Subclass "
+                 "logging.Filter and override only filter(self, record).")
+    if hasattr(filter_class, "filter") or callable(filter_class):
+        return filter_class
+    fail(f"Pass the filter class, TaskNameFilter; got the {type(filter_class).__name__} "
+         f"{filter_class!r:.60}.")
 
 
 @checker
-async def check_debugging_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
-            if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+async def check_task_name_filter(filter_class: Any) -> str:
+    """Records logged by three named tasks carry their names; a record from a loop callback
+    and one from a thread carry ``"-"``; no record is dropped or crashes the filter."""
+    log_filter = _make_filter(filter_class)
+    if inspect.iscoroutinefunction(getattr(log_filter, "filter", log_filter)):
+        fail("filter(self, record) must be a plain method (def, not async def): logging "
+             "calls it and never awaits it.")
+    logger = logging.getLogger(f"asynclab.check16.{next(_counter)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    handler = _Collect()
+    handler.addFilter(log_filter)
+    logger.addHandler(handler)
+    errors: list[tuple[str, BaseException]] = []
+    sent: list[tuple[str, str]] = []  # (message, the task name expected on it)
+
+    def emit(message: str, expected: str) -> None:
+        sent.append((message, expected))
+        try:
+            logger.info(message, extra={"check16_id": len(sent)})
+        except Exception as exc:  # noqa: BLE001 (a filter that raises: reported below)
+            errors.append((message, exc))
+
+    async def worker(name: str, delay: float) -> None:
+        for step in range(3):
+            emit(f"{name} step {step}", name)
+            await asyncio.sleep(delay)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for name, delay in (("chef-ana", 0.01), ("chef-bo", 0.013), ("chef-cy", 0.017)):
+                tg.create_task(worker(name, delay), name=name)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.call_soon(lambda: (emit("from a loop callback", _PLACEHOLDER),
+                                done.set_result(None)))
+        await done
+        thread = threading.Thread(target=emit, args=("from a thread", _PLACEHOLDER))
+        thread.start()
+        thread.join()
+    finally:
+        logger.removeHandler(handler)
+        logging.Logger.manager.loggerDict.pop(logger.name, None)
+
+    if errors:
+        message, exc = errors[0]
+        where = (f"inside the task {message.split()[0]!r}" if " step " in message
+                 else f"{message} (outside any task)")
+        fail(f"Logging {where} raised {type(exc).__name__}: {exc}. A filter must handle every "
+             "record; outside a task there is no current task (section 1).")
+    arrived = {record.check16_id: record for record in handler.records}
+    missing = [message for i, (message, _) in enumerate(sent, 1) if i not in arrived]
+    if missing:
+        fail(f"{len(sent) - len(missing)} of {len(sent)} records reached the handler "
+             f"(missing: {', '.join(repr(m) for m in missing[:3])}): whatever filter() returns "
+             "decides whether a record is kept, and a false value (None too) drops it "
+             "(section 1).")
+    for i, (message, expected) in enumerate(sent, 1):
+        record = arrived[i]
+        if not hasattr(record, "task"):
+            fail(f"The record {message!r} has no attribute `task`: the filter must set "
+                 "record.task, so that a format can use %(task)s.")
+        got = record.task
+        if got != expected:
+            who = (f"logged in the task {expected!r}" if expected != _PLACEHOLDER
+                   else "logged outside any task")
+            fail(f"The record {message!r}, {who}, carried task={got!r}; expected "
+                 f"{expected!r} (section 1).")
+    return ("Every record carried the name of the task that logged it, \"-\" outside a task, "
+            "and none was dropped.")
+
+
+_CASES = (
+    # prefix, (name, seconds) of the tasks to start; the inspector is named prefix + "inspector"
+    ("fetch-", [("fetch-1", 0.02), ("fetch-2", 2.0), ("fetch-3", 2.0), ("refetch-9", 2.0),
+                ("parse-1", 2.0), ("fetch-4", 0.02)]),
+    ("parse-", [("parse-a", 2.0), ("parse-b", 0.02), ("fetch-x", 2.0), ("parse-c", 2.0),
+                ("reparse-1", 2.0)]),
+)
+
+
+def _names(tasks: Any) -> list[str]:
+    return sorted(t.get_name() if isinstance(t, asyncio.Task) else repr(t) for t in tasks)
+
+
+def _judge(call: str, outcome: Any, asker: asyncio.Task[Any], expected: set[Any],
+           prefix: str) -> None:
+    """Fail unless what my_tasks returned is exactly ``expected`` (looked at while the
+    started tasks still run)."""
+    if outcome.error is not None:
+        fail(f"{call} raised {type(outcome.error).__name__}: {outcome.error}.")
+    value = outcome.value
+    if inspect.iscoroutine(value) or not isinstance(value, list | tuple | set | frozenset):
+        if inspect.iscoroutine(value):
+            value.close()
+        fail(f"{call} returned {type(value).__name__} {value!r:.80}; expected a list of tasks.")
+    not_tasks = [item for item in value if not isinstance(item, asyncio.Task)]
+    if not_tasks:
+        kinds = sorted({type(item).__name__ for item in not_tasks})
+        fail(f"{call} returned {len(not_tasks)} {'/'.join(kinds)} object(s) instead of Task "
+             "objects: give back the tasks themselves (section 5).")
+    got = set(value)
+    done = [t.get_name() for t in got - {asker} if t.done()]
+    if done:
+        fail(f"{call} included tasks that had finished ({', '.join(sorted(done))}): only "
+             "running tasks count.")
+    extra, lacking = got - expected - {asker}, expected - got
+    if extra:
+        fail(f"{call} returned {len(got)} tasks; {len(extra)} of them are not named "
+             f"{prefix}... ({', '.join(_names(extra)[:4])}): filter by the name's start "
+             "(section 5).")
+    if asker in got:
+        fail(f"{call} included the task that called it ({asker.get_name()!r}): leave out the "
+             "current task (section 5).")
+    if lacking:
+        fail(f"{call} left out the running tasks {', '.join(_names(lacking))}; expected "
+             f"{', '.join(_names(expected))}.")
 
 
 @checker
-async def check_debugging_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_my_tasks(my_tasks: Callable[[str], Any]) -> str:
+    """``my_tasks(prefix)`` returns the running tasks named ``prefix...``, not the caller."""
+    require_callable(my_tasks, "my_tasks", is_async=False)
+    for prefix, specs in _CASES:
+        started = [asyncio.create_task(asyncio.sleep(seconds), name=name)
+                   for name, seconds in specs]
+        try:
+            await asyncio.sleep(0.15)  # the short ones finish
+            expected = {t for t in started if not t.done() and t.get_name().startswith(prefix)}
+
+            async def inspector(prefix: str = prefix) -> Any:
+                return await run_learner(my_tasks, prefix)
+
+            asker = asyncio.create_task(inspector(), name=f"{prefix}inspector")
+            outcome = await asker
+            _judge(f"my_tasks({prefix!r})", outcome, asker, expected, prefix)
+        finally:
+            for task in started:
+                task.cancel()
+            await asyncio.gather(*started, return_exceptions=True)
+    return ("my_tasks found exactly the running tasks with the prefix, for two prefixes, "
+            "without the task that asked.")
