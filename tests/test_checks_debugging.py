@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import threading
+import time
 
 import pytest
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.debugging import check_my_tasks, check_task_name_filter
+from asynclab.checks.debugging import check_find_slow, check_my_tasks, check_task_name_filter
 
 #: Solution code that a ❌ must never hand out.
 SOLUTION_CODE = ("current_task()", "get_name()", "all_tasks()", "startswith", "return True",
-                 "except RuntimeError")
+                 "except RuntimeError", "set_debug(", "slow_callback_duration =", "addHandler",
+                 "removeHandler")
 rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
@@ -205,9 +208,135 @@ def test_my_tasks_leaves_no_task_running():
     assert not left
 
 
+# --- exercise 3: find_slow ---------------------------------------------------------------------
+
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def _named(records, jobs):
+    names = set()
+    for record in records:
+        found = re.search(r"name='([^']*)'", record.getMessage())
+        if found and found[1] in jobs:
+            names.add(found[1])
+    return names
+
+
+async def find_slow(jobs, threshold):
+    loop = asyncio.get_running_loop()
+    caught = Collect()
+    asyncio_log = logging.getLogger("asyncio")
+    old_debug, old_duration = loop.get_debug(), loop.slow_callback_duration
+    asyncio_log.addHandler(caught)
+    loop.set_debug(True)
+    loop.slow_callback_duration = threshold
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for name, job in jobs.items():
+                tg.create_task(job(), name=name)
+    finally:
+        loop.set_debug(old_debug)
+        loop.slow_callback_duration = old_duration
+        asyncio_log.removeHandler(caught)
+    return _named(caught.records, jobs)
+
+
+def _variant(*, debug=True, set_threshold=True, restore="saved", remove_handler=True,
+             name_tasks=True):
+    """find_slow with one of the steps done wrong."""
+    async def wrong(jobs, threshold):
+        loop = asyncio.get_running_loop()
+        caught = Collect()
+        asyncio_log = logging.getLogger("asyncio")
+        old_debug, old_duration = loop.get_debug(), loop.slow_callback_duration
+        asyncio_log.addHandler(caught)
+        if debug:
+            loop.set_debug(True)
+        if set_threshold:
+            loop.slow_callback_duration = threshold
+        async with asyncio.TaskGroup() as tg:
+            for name, job in jobs.items():
+                if name_tasks:
+                    tg.create_task(job(), name=name)
+                else:
+                    tg.create_task(job())
+        if restore == "saved":
+            loop.set_debug(old_debug)
+            loop.slow_callback_duration = old_duration
+        elif restore == "defaults":
+            loop.set_debug(False)
+            loop.slow_callback_duration = 0.1
+        if remove_handler:
+            asyncio_log.removeHandler(caught)
+        found = set()
+        for record in caught.records:
+            match = re.search(r"name='([^']*)'", record.getMessage())
+            if match:
+                found.add(match[1])
+        return found
+    return wrong
+
+
+async def wall_clock(jobs, threshold):  # times each task from start to end instead
+    async def timed(job):
+        start = time.perf_counter()
+        await job()
+        return time.perf_counter() - start
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = {name: tg.create_task(timed(job)) for name, job in jobs.items()}
+    return {name for name, task in tasks.items() if task.result() > threshold}
+
+
+async def every_name(jobs, threshold):  # reports every job
+    await asyncio.gather(*(job() for job in jobs.values()))
+    return list(jobs)
+
+
+@pytest.fixture
+def clean_asyncio_logger():
+    before = list(logging.getLogger("asyncio").handlers)
+    yield
+    assert logging.getLogger("asyncio").handlers == before  # the check removed any left over
+
+
+@pytest.mark.parametrize("wrong, observed", [
+    (_variant(debug=False), ("did not report render, resize", "found: []")),
+    (_variant(set_threshold=False), ("find_slow(jobs, 0.04) did not report export, thumbnail",)),
+    (_variant(restore="none"), ("left the loop in debug mode",)),
+    (_variant(restore="defaults"), ("left slow_callback_duration at 0.1; it was 0.25",)),
+    (_variant(remove_handler=False), ("left 1 extra handler(s) on the asyncio logger",)),
+    (_variant(name_tasks=False), ("did not report render, resize", "found: ['")),
+    (wall_clock, ("reported download", "never blocked the loop longer than 0.1 s")),
+    (every_name, ("reported download, parse, ping",)),
+])
+def test_find_slow_rejects(clean_asyncio_logger, wrong, observed):
+    result = asyncio.run(check_find_slow(wrong))
+    rejected(result, *observed)
+
+
+def test_find_slow_restores_the_loop_it_found():
+    async def run():
+        loop = asyncio.get_running_loop()
+        loop.slow_callback_duration = 0.3
+        result = await check_find_slow(_variant(restore="none"))
+        return result, loop.get_debug(), loop.slow_callback_duration
+
+    result, debug, duration = asyncio.run(run())
+    assert not result.passed
+    assert (debug, duration) == (False, 0.3)
+
+
 @pytest.mark.load
 @pytest.mark.parametrize("check, answer", [(check_task_name_filter, TaskNameFilter),
-                                           (check_my_tasks, my_tasks)])
+                                           (check_my_tasks, my_tasks),
+                                           (check_find_slow, find_slow)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))

@@ -8,6 +8,11 @@
   whose name starts with ``prefix``, without the task that asks; two prefixes, tasks that
   finished, decoys whose names contain the prefix elsewhere, and the kernel's own tasks
   around (in a notebook) show a hard-coded, unfiltered or half-filtered answer.
+- ``check_find_slow``: the learner's ``find_slow(jobs, threshold)`` runs named jobs in debug
+  mode and returns the names that asyncio's slow-callback warnings name; jobs that block once,
+  block after an await, block just below the threshold or wait politely for long, two
+  thresholds, and the loop's debug mode, ``slow_callback_duration`` and the ``asyncio``
+  logger's handlers compared before and after the call.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import inspect
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ._core import checker, fail, require_callable, run_learner
 
-__all__ = ["check_my_tasks", "check_task_name_filter"]
+__all__ = ["check_find_slow", "check_my_tasks", "check_task_name_filter"]
 
 _PLACEHOLDER = "-"
 _counter = itertools.count(1)
@@ -194,3 +200,89 @@ async def check_my_tasks(my_tasks: Callable[[str], Any]) -> str:
             await asyncio.gather(*started, return_exceptions=True)
     return ("my_tasks found exactly the running tasks with the prefix, for two prefixes, "
             "without the task that asked.")
+
+
+def _blocks(seconds: float, after_wait: float = 0.0) -> Callable[[], Any]:
+    async def job() -> None:
+        if after_wait:
+            await asyncio.sleep(after_wait)
+        time.sleep(seconds)  # noqa: ASYNC251 (blocks the loop on purpose: find_slow must catch it)
+    return job
+
+
+def _waits(seconds: float) -> Callable[[], Any]:
+    async def job() -> None:
+        for _ in range(3):
+            await asyncio.sleep(seconds / 3)
+    return job
+
+
+#: threshold, the loop's slow_callback_duration before the call, the jobs, the slow ones.
+_SLOW_CASES = (
+    (0.1, 0.1, {"resize": _blocks(0.16), "parse": _blocks(0.02), "download": _waits(0.25),
+                "render": _blocks(0.16, after_wait=0.03), "ping": _waits(0.05)},
+     {"resize", "render"}),
+    (0.04, 0.25, {"thumbnail": _blocks(0.07), "index": _blocks(0.004), "upload": _waits(0.15),
+                  "export": _blocks(0.07, after_wait=0.02)},
+     {"thumbnail", "export"}),
+)
+
+
+@checker
+async def check_find_slow(find_slow: Callable[..., Any]) -> str:
+    """``find_slow(jobs, threshold)`` returns the names of the jobs whose steps blocked the
+    loop longer than ``threshold`` (debug mode's warnings), and leaves the loop's debug
+    settings and the ``asyncio`` logger as they were."""
+    require_callable(find_slow, "find_slow", is_async=True)
+    loop = asyncio.get_running_loop()
+    asyncio_log = logging.getLogger("asyncio")
+    saved = loop.get_debug(), loop.slow_callback_duration, list(asyncio_log.handlers)
+    try:
+        for threshold, before, jobs, slow in _SLOW_CASES:
+            loop.set_debug(False)
+            loop.slow_callback_duration = before
+            call = f"find_slow(jobs, {threshold})"
+            outcome = await run_learner(find_slow, dict(jobs), threshold)
+            # the jobs block with time.sleep on purpose: outcome.blocking is not the learner's
+            after = loop.get_debug(), loop.slow_callback_duration, list(asyncio_log.handlers)
+            if outcome.timed_out:
+                fail(f"{call} did not finish within 5 s: does it wait for every job?")
+            if outcome.error is not None:
+                fail(f"{call} raised {type(outcome.error).__name__}: {outcome.error}.")
+            if outcome.unawaited:
+                fail(f"{call} returned {outcome.unawaited} objects: a missing `await`?")
+            value = outcome.value
+            if not isinstance(value, list | tuple | set | frozenset) or not all(
+                    isinstance(name, str) for name in value):
+                fail(f"{call} returned {value!r:.80}; expected the job names (strings) in a "
+                     "list or a set.")
+            got = set(value)
+            missed, wrong = sorted(slow - got), sorted(got - slow)
+            if missed:
+                fail(f"{call} did not report {', '.join(missed)}, which blocked the loop for "
+                     f"longer than {threshold:g} s in one step (found: {sorted(got)}). Is "
+                     "debug mode on while they run, with the threshold you were given "
+                     "(section 2)?")
+            if wrong:
+                fail(f"{call} reported {', '.join(wrong)}, which never blocked the loop "
+                     f"longer than {threshold:g} s (they waited politely, or blocked for less): "
+                     "report only what debug mode's warnings name (section 2).")
+            if after[0]:
+                fail(f"{call} found the right jobs, but left the loop in debug mode: turn it "
+                     "off again (it was off before).")
+            if after[1] != before:
+                fail(f"{call} found the right jobs, but left slow_callback_duration at "
+                     f"{after[1]:g}; it was {before:g} before the call: put back the value "
+                     "you found.")
+            if after[2] != saved[2]:
+                fail(f"{call} found the right jobs, but left {len(after[2]) - len(saved[2])} "
+                     "extra handler(s) on the asyncio logger: remove yours when done (each "
+                     "call would add one more).")
+    finally:
+        loop.set_debug(saved[0])
+        loop.slow_callback_duration = saved[1]
+        for handler in asyncio_log.handlers[:]:
+            if handler not in saved[2]:
+                asyncio_log.removeHandler(handler)
+    return ("find_slow named exactly the jobs that blocked the loop, for two thresholds, and "
+            "left debug mode and the asyncio logger as it found them.")
