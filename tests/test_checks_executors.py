@@ -1,100 +1,227 @@
-"""The checks of notebook 14 (Sync code and executors) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+"""The checks of notebook 14 (Sync code and executors) reject a catalogue of realistic wrong
+answers, each with a sentence that says what was observed and no solution code, and accept
+the reference answers, also repeatedly under a bursty CPU load. Also: asynclab.work."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
+import json
+import sys
 import urllib.request
+from asyncio import run
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-import aiohttp
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.executors import check_executors_fetch_all, check_executors_pause
+from asynclab import work
+from asynclab.checks import executors
+from asynclab.checks.executors import check_crunch, check_fetch_all_blocking
+
+#: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
+SOLUTION_CODE = ("to_thread(", "run_in_executor(", "gather(", "ProcessPoolExecutor(",
+                 "with ProcessPool", "get_running_loop", "max_workers=", ".shutdown(",
+                 "call_soon_threadsafe(")
+
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
-        response.raise_for_status()
-        return (await response.json())["name"]
+# -- asynclab.work ----------------------------------------------------------------------------
+def test_count_primes():
+    assert [work.count_primes(n) for n in (0, 2, 3, 10, 100)] == [0, 0, 1, 4, 25]
+    with pytest.raises(ValueError, match="limit must be >= 0"):
+        work.count_primes(-1)
 
 
-async def fetch_all(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+def test_the_crunch_answers_are_count_primes():
+    for limits, expected in executors._CRUNCH_CASES:
+        assert [work.count_primes(n) for n in limits] == list(expected)
 
 
-async def sequential(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+def test_count_primes_runs_in_a_process_pool():
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(work.count_primes, 100).result(timeout=30) == 25
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
+# -- exercise 1: a blocking library in threads ----------------------------------------------
+def get_name(base_url, user_id):
+    with urllib.request.urlopen(f"{base_url}/users/{user_id}") as response:
+        return json.load(response)["name"]
 
 
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+async def fetch_all_solution(base_url, ids):
+    return await asyncio.gather(*(asyncio.to_thread(get_name, base_url, i) for i in ids))
 
 
-@pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+async def fetch_all_own_pool(base_url, ids):
+    """Another right answer: an explicit pool with a thread per id, via run_in_executor."""
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, get_name, base_url, i)
+                                      for i in ids))
+
+
+async def fetch_all_direct(base_url, ids):
+    return [get_name(base_url, i) for i in ids]
+
+
+async def fetch_all_one_by_one(base_url, ids):
+    return [await asyncio.to_thread(get_name, base_url, i) for i in ids]
+
+
+async def fetch_all_two_threads(base_url, ids):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, get_name, base_url, i)
+                                      for i in ids))
+
+
+async def fetch_all_sync_map(base_url, ids):
+    with ThreadPoolExecutor() as pool:  # the threads overlap, but the loop waits for them
+        return list(pool.map(functools.partial(get_name, base_url), ids))
+
+
+async def fetch_all_called_first(base_url, ids):
+    async def one(i):
+        try:
+            return await asyncio.to_thread(get_name(base_url, i))  # calls it right here
+        except TypeError:
+            return None
+
+    return await asyncio.gather(*(one(i) for i in ids))
+
+
+async def fetch_all_completion_order(base_url, ids):
+    jobs = [asyncio.to_thread(get_name, base_url, i) for i in ids]
+    return [await job for job in asyncio.as_completed(jobs)]
+
+
+async def fetch_all_not_awaited(base_url, ids):
+    return asyncio.gather(*(asyncio.to_thread(get_name, base_url, i) for i in ids))
+
+
+def test_fetch_all_blocking_accepts_solutions():
+    for answer in (fetch_all_solution, fetch_all_own_pool):
+        result = run(check_fetch_all_blocking(answer))
+        assert result.passed, result.message
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (fetch_all_direct, ["blocking network calls", "event loop's thread", "[3, 1, 4]"]),
+    (fetch_all_one_by_one, ["one after another", "all 3 should wait together"]),
+    (fetch_all_two_threads, ["[3, 1, 4]", "at most 2 at once"]),
+    (fetch_all_sync_map, ["overlapped", "frozen", "heartbeat", "ran 0 times"]),
+    (fetch_all_called_first, ["blocking network calls"]),
+    (fetch_all_completion_order, ["in another order"]),
+    (fetch_all_not_awaited, ["_GatheringFuture", "never awaited"]),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_executors_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_fetch_all_blocking_rejects(answer, words):
+    rejected(run(check_fetch_all_blocking(answer)), *words)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
+# -- exercise 2: CPU work in a process pool -------------------------------------------------
+async def crunch_solution(limits):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, work.count_primes, n)
+                                      for n in limits))
 
 
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
+async def crunch_wrap_future(limits):
+    """Another right answer: submit, then await the concurrent futures."""
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(work.count_primes, n) for n in limits]
+        return list(await asyncio.gather(*map(asyncio.wrap_future, futures)))
 
 
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
+async def crunch_on_the_loop(limits):
+    return [work.count_primes(n) for n in limits]
 
 
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
+async def crunch_in_threads(limits):
+    return await asyncio.gather(*(asyncio.to_thread(work.count_primes, n) for n in limits))
 
 
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
-@pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
+async def crunch_one_at_a_time(limits):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return [await loop.run_in_executor(pool, work.count_primes, n) for n in limits]
+
+
+async def crunch_sync_map(limits):
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(work.count_primes, limits))  # waits on the loop's thread
+
+
+async def crunch_never_shut_down(limits):
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(max_workers=2)
+    return await asyncio.gather(*(loop.run_in_executor(pool, work.count_primes, n)
+                                  for n in limits))
+
+
+async def crunch_lambda(limits):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, lambda: work.count_primes(n))  # noqa: B023
+                                      for n in limits))
+
+
+def count_here(limit):
+    """A learner's own function, as if defined in a notebook cell (see the fixture)."""
+    return work.count_primes(limit)
+
+
+@pytest.fixture
+def count_here_in_main(monkeypatch):
+    """Make count_here live in __main__, as a function from a notebook cell does (a forked
+    worker finds it there, as in a notebook on Linux up to Python 3.13)."""
+    monkeypatch.setattr(count_here, "__module__", "__main__")
+    monkeypatch.setattr(sys.modules["__main__"], "count_here", count_here, raising=False)
+
+
+async def crunch_cell_function(limits):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, count_here, n)
+                                      for n in limits))
+
+
+async def crunch_sorted(limits):
+    return sorted(await crunch_solution(limits))
+
+
+def test_crunch_accepts_solutions():
+    for answer in (crunch_solution, crunch_wrap_future):
+        result = run(check_crunch(answer))
+        assert result.passed, result.message
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (crunch_on_the_loop, ["frozen", "ran 0 times", "loop's thread"]),
+    (crunch_in_threads, ["sent no job to a ProcessPoolExecutor", "one GIL"]),
+    (crunch_one_at_a_time, ["one job at a time", "4 jobs"]),
+    (crunch_sync_map, ["frozen", "heartbeat"]),
+    (crunch_never_shut_down, ["still running", "after crunch("]),
+    (crunch_lambda, ["raised", "from a module"]),
+    (crunch_sorted, ["expected the prime counts [2668, 783, 2064, 1438]"]),
 ])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_executors_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
+def test_crunch_rejects(answer, words):
+    rejected(run(check_crunch(answer)), *words)
+
+
+@pytest.mark.usefixtures("count_here_in_main")
+def test_crunch_rejects_a_function_from_the_notebook():
+    rejected(run(check_crunch(crunch_cell_function)), "`count_here`", "module `__main__`",
+             "spawn", "forkserver", "asynclab.work")
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_executors_fetch_all, fetch_all),
-                                           (check_executors_pause, pause)])
+@pytest.mark.parametrize(("check", "answer"), [(check_fetch_all_blocking, fetch_all_solution),
+                                               (check_crunch, crunch_solution)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
-        result = asyncio.run(check(answer))
+        result = run(check(answer))
         assert result.passed, result.message

@@ -1,56 +1,221 @@
 """Checks for notebook 14 (Sync code and executors).
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+- ``check_fetch_all_blocking``: a blocking HTTP function (urllib) run in threads. The server
+  counts the requests in flight; blocking calls on the loop's thread are caught by name; a
+  heartbeat task on the loop counts how often the loop was free (waiting for threads with a
+  plain, synchronous call freezes the loop without any blocking call blockbuster knows).
+- ``check_crunch``: CPU work in a process pool. The check records what the learner's code
+  submits to a ``ProcessPoolExecutor`` (which function, when, and when it finished), runs a
+  heartbeat, and looks for worker processes still alive after the call returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import concurrent.futures
+import functools
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+from ._core import checker, fail, require_callable
+from ._observe import fail_on_outcome, observe
 
-__all__ = ["check_executors_fetch_all", "check_executors_pause"]
+__all__ = ["check_crunch", "check_fetch_all_blocking"]
 
-_LATENCY = 0.1
+
+def _short(value: object, width: int = 100) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# -- exercise 1: blocking calls in threads -------------------------------------------------------
+_LATENCY = 0.15
 #: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+_FETCH_CASES = ((3, 1, 4), (5, 9, 2, 6, 8))
+#: The heartbeat wants to run every 10 ms; a free loop lets it run many times during a call
+#: that waits 0.15 s, a frozen one 0 or 1 times.
+_MIN_BEATS = 3
 
 
 @checker
-async def check_executors_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
+async def check_fetch_all_blocking(fetch_all_blocking: Callable[..., Any]) -> str:
+    """``fetch_all_blocking(base_url, ids)`` returns the users' names in the order of
+    ``ids``, calling the blocking ``get_name`` in threads: every request in flight at once
+    (counted by the server), no blocking call on the loop's thread, and the loop free while
+    the threads wait (a heartbeat)."""
+    require_callable(fetch_all_blocking, "fetch_all_blocking", is_async=True)
     with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
+        for ids in _FETCH_CASES:
             api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
+            call = f"fetch_all_blocking(url, {list(ids)})"
+            seen = await observe(fetch_all_blocking, api.url, list(ids), time_limit=5.0)
+            fail_on_outcome(call, seen.outcome, time_limit=5.0, see="section 1 shows why")
+            result = seen.outcome.value
             expected = [user_record(i)["name"] for i in ids]
             if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+                if isinstance(result, list | tuple) and sorted(map(str, result)) == sorted(
+                        expected):
+                    fail(f"{call} returned every name, but in another order: "
+                         f"{_short(result)}. The names must follow the order of `ids`.")
+                fail(f"{call} returned {_short(result)}; expected the names of users "
+                     f"{list(ids)}, in that order: {_short(expected)}.")
+            most = api.stats.max_in_flight
+            if most < len(ids):
+                how = "one after another" if most <= 1 else f"at most {most} at once"
+                fail(f"The names are right, but for {call} the requests came {how}: all "
+                     f"{len(ids)} should wait together, each in its own thread (sections 1 "
+                     "and 2).")
+            elapsed = seen.outcome.elapsed
+            if seen.beats < _MIN_BEATS:
+                fail(f"The names are right and the {len(ids)} requests overlapped, but the "
+                     f"event loop was frozen while they ran: a heartbeat task that wanted to "
+                     f"run every 10 ms ran {seen.beats} times in {elapsed:.2f} s. The loop "
+                     "must await the threads, not wait for them with a plain call "
+                     "(section 1).")
+    return ("Names in order, every request in flight at once, and the event loop stayed free "
+            "while the threads waited (a heartbeat kept running).")
+
+
+# -- exercise 2: CPU work in a process pool ------------------------------------------------------
+#: (limits, the answers): position is not identity; two lists so a hard-coded answer fails.
+#: tests/test_checks_executors.py checks the answers against asynclab.work.count_primes.
+_CRUNCH_CASES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((24_000, 6_000, 18_000, 12_000), (2668, 783, 2064, 1438)),
+    ((15_000, 3_000, 21_000), (1754, 430, 2360)),
+)
+#: One call may take this long: worker processes may have to start (and, under spawn or
+#: forkserver, import the module) on a busy machine.
+_CRUNCH_LIMIT = 20.0
+#: How long worker processes may take to end after the call returned (s).
+_GRACE = 2.0
+
+
+@dataclass
+class _Submitted:
+    """What the learner's code submitted to ProcessPoolExecutors."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    executors: list[concurrent.futures.ProcessPoolExecutor] = field(default_factory=list)
+    functions: list[Callable[..., Any]] = field(default_factory=list)
+    #: (time, +1 submitted / -1 finished)
+    events: list[tuple[float, int]] = field(default_factory=list)
+
+    def most_outstanding(self) -> int:
+        now = most = 0
+        for _, step in sorted(self.events):
+            now += step
+            most = max(most, now)
+        return most
+
+
+@contextmanager
+def _recording_process_pools() -> Iterator[_Submitted]:
+    """While active, every ``ProcessPoolExecutor.submit`` (``map`` and ``run_in_executor``
+    use it) is recorded: the executor, the function, when it was submitted and finished."""
+    record = _Submitted()
+    original = concurrent.futures.ProcessPoolExecutor.submit
+
+    def submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        with record.lock:
+            if self not in record.executors:
+                record.executors.append(self)
+            record.functions.append(fn)
+            record.events.append((time.perf_counter(), 1))
+        future = original(self, fn, *args, **kwargs)
+
+        def finished(_: Any) -> None:
+            with record.lock:
+                record.events.append((time.perf_counter(), -1))
+
+        future.add_done_callback(finished)
+        return future
+
+    concurrent.futures.ProcessPoolExecutor.submit = submit  # type: ignore[method-assign]
+    try:
+        yield record
+    finally:
+        concurrent.futures.ProcessPoolExecutor.submit = original  # type: ignore[method-assign]
+
+
+def _defined_in_notebook(fn: Callable[..., Any]) -> str:
+    """The name of a function that lives in ``__main__`` (a notebook cell), else ""."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if getattr(fn, "__module__", None) == "__main__":
+        return getattr(fn, "__qualname__", repr(fn))
+    return ""
+
+
+async def _children_after(before: set[int], grace: float) -> list[multiprocessing.Process]:
+    """The child processes started since ``before`` (pids) still alive after ``grace`` s."""
+    deadline = time.perf_counter() + grace
+    while True:
+        left = [p for p in multiprocessing.active_children() if p.pid not in before]
+        if not left or time.perf_counter() > deadline:
+            return left
+        await asyncio.sleep(0.05)
+
+
+async def _shut_down(record: _Submitted) -> None:
+    """Shut down the pools the learner left running (off the loop's thread)."""
+    for executor in record.executors:
+        await asyncio.to_thread(functools.partial(executor.shutdown, wait=True,
+                                                  cancel_futures=True))
 
 
 @checker
-async def check_executors_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_crunch(crunch: Callable[..., Any]) -> str:
+    """``crunch(limits)`` returns ``[count_primes(n) for n in limits]``, computed by
+    ``asynclab.work.count_primes`` in a ``ProcessPoolExecutor``: all jobs submitted together,
+    the loop free meanwhile, no function from the notebook sent to the pool, and no worker
+    process left running."""
+    require_callable(crunch, "crunch", is_async=True)
+    for limits, expected in _CRUNCH_CASES:
+        call = f"crunch({list(limits)})"
+        before = {p.pid for p in multiprocessing.active_children()}
+        with _recording_process_pools() as record:
+            seen = await observe(crunch, list(limits), time_limit=_CRUNCH_LIMIT)
+        left = await _children_after(before, _GRACE)
+        if left:
+            await _shut_down(record)
+        fail_on_outcome(call, seen.outcome, time_limit=_CRUNCH_LIMIT, see="section 3 shows why",
+                        hint="(Section 4: the worker function must come from a module.)")
+        result = seen.outcome.value
+        if result != list(expected):
+            fail(f"{call} returned {_short(result)}; expected the prime counts "
+                 f"{list(expected)}, in the order of the limits.")
+        from_notebook = sorted({name for fn in record.functions
+                                if (name := _defined_in_notebook(fn))})
+        if from_notebook:
+            fail(f"The counts are right, but {call} sent `{from_notebook[0]}`, a function "
+                 "defined in the notebook (module `__main__`), to the process pool. That "
+                 "works only where workers are forked copies of the notebook; under spawn "
+                 "(macOS, Windows) and forkserver (Linux from Python 3.14) a worker cannot "
+                 "find it. Send the function from asynclab.work (section 4).")
+        elapsed = seen.outcome.elapsed
+        if seen.beats < 2:
+            fail(f"The counts are right, but the event loop was frozen while {call} ran: a "
+                 f"heartbeat task that wanted to run every 10 ms ran {seen.beats} times in "
+                 f"{elapsed:.2f} s. The computation, or the wait for it, happened on the "
+                 "loop's thread (sections 3 and 4).")
+        if not record.functions:
+            fail(f"The counts are right and the loop stayed free, but {call} sent no job to a "
+                 "ProcessPoolExecutor (the check counts them): in threads, pure-Python work "
+                 "takes turns on one GIL (section 3).")
+        most = record.most_outstanding()
+        if most < min(2, len(limits)):
+            fail(f"The counts are right, but {call} gave the pool one job at a time: each "
+                 f"of the {len(limits)} jobs was submitted after the previous one had "
+                 "finished, so the workers never ran side by side (section 4).")
+        if left:
+            fail(f"The counts are right, but {len(left)} worker process(es) were still "
+                 f"running {_GRACE:g} s after {call} returned: shut the pool down when the "
+                 "work is done (section 4).")
+    return ("Prime counts right, computed by asynclab.work in worker processes, all jobs in "
+            "the pool together, the loop free meanwhile, and no worker left running.")
