@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import multiprocessing
 import sys
 import urllib.request
 from asyncio import run
@@ -189,6 +190,16 @@ async def crunch_cell_function(limits):
                                       for n in limits))
 
 
+async def crunch_cell_function_spawn(limits):
+    """The same under spawn (macOS, Windows; forkserver on Linux from 3.14 alike)."""
+    loop = asyncio.get_running_loop()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=exec,
+                             initargs=("import os; os.close(2)",)) as pool:  # quiet worker
+        return await asyncio.gather(*(loop.run_in_executor(pool, count_here, n)
+                                      for n in limits))
+
+
 async def crunch_sorted(limits):
     return sorted(await crunch_solution(limits))
 
@@ -213,9 +224,12 @@ def test_crunch_rejects(answer, words):
 
 
 @pytest.mark.usefixtures("count_here_in_main")
-def test_crunch_rejects_a_function_from_the_notebook():
-    rejected(run(check_crunch(crunch_cell_function)), "`count_here`", "module `__main__`",
-             "spawn", "forkserver", "asynclab.work")
+@pytest.mark.parametrize(("answer", "what"), [(crunch_cell_function, "returned after sending"),
+                                              (crunch_cell_function_spawn,
+                                               "raised BrokenProcessPool after sending")])
+def test_crunch_rejects_a_function_from_the_notebook(answer, what):
+    rejected(run(check_crunch(answer)), what, "`count_here`", "module `__main__`", "spawn",
+             "forkserver", "asynclab.work")
 
 
 @pytest.mark.load

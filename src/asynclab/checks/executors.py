@@ -184,20 +184,24 @@ async def check_crunch(crunch: Callable[..., Any]) -> str:
         left = await _children_after(before, _GRACE)
         if left:
             await _shut_down(record)
+        from_notebook = sorted({name for fn in record.functions
+                                if (name := _defined_in_notebook(fn))})
+        if from_notebook:  # on every platform: a forked worker runs it, a fresh one breaks
+            error = seen.outcome.error
+            what = (f"raised {type(error).__name__}" if error is not None
+                    else "returned" if seen.outcome.value == list(expected)
+                    else f"returned {_short(seen.outcome.value, 60)}")
+            fail(f"{call} {what} after sending `{from_notebook[0]}`, a function defined in "
+                 "the notebook (module `__main__`), to the process pool. Only workers forked "
+                 "from the notebook (Linux up to Python 3.13) can run it; under spawn (macOS, "
+                 "Windows) and forkserver (Linux from Python 3.14) a worker cannot find it. "
+                 "Send the function from asynclab.work (section 4).")
         fail_on_outcome(call, seen.outcome, time_limit=_CRUNCH_LIMIT, see="section 3 shows why",
                         hint="(Section 4: the worker function must come from a module.)")
         result = seen.outcome.value
         if result != list(expected):
             fail(f"{call} returned {_short(result)}; expected the prime counts "
                  f"{list(expected)}, in the order of the limits.")
-        from_notebook = sorted({name for fn in record.functions
-                                if (name := _defined_in_notebook(fn))})
-        if from_notebook:
-            fail(f"The counts are right, but {call} sent `{from_notebook[0]}`, a function "
-                 "defined in the notebook (module `__main__`), to the process pool. That "
-                 "works only where workers are forked copies of the notebook; under spawn "
-                 "(macOS, Windows) and forkserver (Linux from Python 3.14) a worker cannot "
-                 "find it. Send the function from asynclab.work (section 4).")
         elapsed = seen.outcome.elapsed
         if seen.beats < 2:
             fail(f"The counts are right, but the event loop was frozen while {call} ran: a "
