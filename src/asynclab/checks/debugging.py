@@ -186,9 +186,13 @@ async def check_my_tasks(my_tasks: Callable[[str], Any]) -> str:
                    for name, seconds in specs]
         try:
             await asyncio.sleep(0.15)  # the short ones finish
-            expected = {t for t in started if not t.done() and t.get_name().startswith(prefix)}
+            expected: set[asyncio.Task[Any]] = set()
 
-            async def inspector(prefix: str = prefix) -> Any:
+            async def inspector(prefix: str = prefix, started: list[Any] = started,
+                                expected: set[Any] = expected) -> Any:
+                # what is running at the moment of the call (no loop turn in between)
+                expected.update(t for t in started
+                                if not t.done() and t.get_name().startswith(prefix))
                 return await run_learner(my_tasks, prefix)
 
             asker = asyncio.create_task(inspector(), name=f"{prefix}inspector")
