@@ -19,7 +19,7 @@ from conftest import LOAD_RUNS
 
 from asynclab import work
 from asynclab.checks import executors
-from asynclab.checks.executors import check_crunch, check_fetch_all_blocking
+from asynclab.checks.executors import check_crunch, check_fetch_all_blocking, check_relay
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("to_thread(", "run_in_executor(", "gather(", "ProcessPoolExecutor(",
@@ -217,7 +217,7 @@ def test_crunch_accepts_solutions():
     (crunch_sync_map, ["frozen", "heartbeat"]),
     (crunch_never_shut_down, ["still running", "after crunch("]),
     (crunch_lambda, ["raised", "from a module"]),
-    (crunch_sorted, ["expected the prime counts [2668, 783, 2064, 1438]"]),
+    (crunch_sorted, ["expected the prime counts [4946, 1438, 3824, 2668]"]),
 ])
 def test_crunch_rejects(answer, words):
     rejected(run(check_crunch(answer)), *words)
@@ -238,4 +238,105 @@ def test_crunch_rejects_a_function_from_the_notebook(answer, what):
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = run(check(answer))
+        assert result.passed, result.message
+
+
+# -- exercise 3: from a thread into the loop ---------------------------------------------------
+async def relay_solution(read_sensor, handle):
+    loop = asyncio.get_running_loop()
+
+    def report(reading):  # runs in the sensor's thread
+        asyncio.run_coroutine_threadsafe(handle(reading), loop).result()
+
+    await asyncio.to_thread(read_sensor, report)
+
+
+async def relay_queue(read_sensor, handle):
+    """Another right answer: call_soon_threadsafe feeds a queue; None marks the end."""
+    loop = asyncio.get_running_loop()
+    queue = asyncio.Queue()
+
+    async def run_sensor():
+        await asyncio.to_thread(read_sensor,
+                                lambda r: loop.call_soon_threadsafe(queue.put_nowait, r))
+        queue.put_nowait(None)
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(run_sensor())
+        while (reading := await queue.get()) is not None:
+            await handle(reading)
+
+
+async def relay_direct_put(read_sensor, handle):
+    queue = asyncio.Queue()
+
+    async def run_sensor():
+        await asyncio.to_thread(read_sensor, queue.put_nowait)  # from the thread: no wake-up
+        queue.put_nowait(None)
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(run_sensor())
+        while (reading := await queue.get()) is not None:
+            await handle(reading)
+
+
+async def relay_call_soon(read_sensor, handle):
+    loop = asyncio.get_running_loop()
+    queue = asyncio.Queue()
+
+    async def run_sensor():
+        await asyncio.to_thread(read_sensor, lambda r: loop.call_soon(queue.put_nowait, r))
+        queue.put_nowait(None)
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(run_sensor())
+        while (reading := await queue.get()) is not None:
+            await handle(reading)
+
+
+async def relay_after_the_thread(read_sensor, handle):
+    readings = []
+    await asyncio.to_thread(read_sensor, readings.append)
+    for reading in readings:
+        await handle(reading)
+
+
+async def relay_new_loop(read_sensor, handle):
+    await asyncio.to_thread(read_sensor, lambda r: asyncio.run(handle(r)))
+
+
+async def relay_not_awaited(read_sensor, handle):
+    await asyncio.to_thread(read_sensor, handle)  # makes coroutines, never runs them
+
+
+async def relay_on_the_loop(read_sensor, handle):
+    readings = []
+    read_sensor(readings.append)
+    for reading in readings:
+        await handle(reading)
+
+
+def test_relay_accepts_solutions():
+    for answer in (relay_solution, relay_queue):
+        result = run(check_relay(answer))
+        assert result.passed, result.message
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (relay_direct_put, ["every reading arrived", "reached handle", "after the sensor reported",
+                        "wake the loop"]),
+    (relay_call_soon, ["every reading arrived", "wake the loop"]),
+    (relay_after_the_thread, ["reading 17 reached handle", "4 of 4 later than"]),
+    (relay_new_loop, ["another thread than the event loop's"]),
+    (relay_not_awaited, ["never awaited", "handle()"]),
+    (relay_on_the_loop, ["time.sleep()", "event loop's thread"]),
+])
+def test_relay_rejects(answer, words):
+    rejected(run(check_relay(answer)), *words)
+
+
+@pytest.mark.load
+def test_relay_reference_passes_under_load(under_load):
+    for _ in range(LOAD_RUNS):
+        result = run(check_relay(relay_solution))
         assert result.passed, result.message

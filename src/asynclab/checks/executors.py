@@ -7,6 +7,9 @@
 - ``check_crunch``: CPU work in a process pool. The check records what the learner's code
   submits to a ``ProcessPoolExecutor`` (which function, when, and when it finished), runs a
   heartbeat, and looks for worker processes still alive after the call returned.
+- ``check_relay``: a blocking sensor that reports readings from its thread; the check's
+  async handler notes when each reading reached it (a loop nobody woke hears of it only when
+  the sensor's thread ends) and on which thread. No heartbeat here: it would wake the loop.
 """
 
 from __future__ import annotations
@@ -14,19 +17,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import gc
 import multiprocessing
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..servers import DemoAPI, user_record
-from ._core import checker, fail, require_callable
-from ._observe import fail_on_outcome, observe
+from ._core import checker, fail, require_callable, run_learner
+from ._observe import fail_on_outcome, never_awaited, observe
 
-__all__ = ["check_crunch", "check_fetch_all_blocking"]
+__all__ = ["check_crunch", "check_fetch_all_blocking", "check_relay"]
 
 
 def _short(value: object, width: int = 100) -> str:
@@ -84,10 +89,12 @@ async def check_fetch_all_blocking(fetch_all_blocking: Callable[..., Any]) -> st
 
 # -- exercise 2: CPU work in a process pool ------------------------------------------------------
 #: (limits, the answers): position is not identity; two lists so a hard-coded answer fails.
+#: About 0.1 s of work per list on a fast idle core (more here): long enough for a heartbeat
+#: every 10 ms to tell a free loop from a frozen one.
 #: tests/test_checks_executors.py checks the answers against asynclab.work.count_primes.
 _CRUNCH_CASES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
-    ((24_000, 6_000, 18_000, 12_000), (2668, 783, 2064, 1438)),
-    ((15_000, 3_000, 21_000), (1754, 430, 2360)),
+    ((48_000, 12_000, 36_000, 24_000), (4946, 1438, 3824, 2668)),
+    ((30_000, 6_000, 42_000), (3245, 783, 4392)),
 )
 #: One call may take this long: worker processes may have to start (and, under spawn or
 #: forkserver, import the module) on a busy machine.
@@ -223,3 +230,84 @@ async def check_crunch(crunch: Callable[..., Any]) -> str:
                  "work is done (section 4).")
     return ("Prime counts right, computed by asynclab.work in worker processes, all jobs in "
             "the pool together, the loop free meanwhile, and no worker left running.")
+
+
+# -- exercise 3: from a thread into the loop -----------------------------------------------------
+#: Two sensors: readings whose order is not sorted, two lengths, so a hard-coded count fails.
+_SENSOR_CASES = ((17, 4, 23, 9), (8, 15, 2))
+#: The sensor reports a reading every _EVERY s, then works on for _TAIL s before it returns.
+_EVERY = 0.05
+_TAIL = 0.4
+#: A reading woken for promptly reaches ``handle`` in milliseconds; a missed wake-up waits
+#: for the next event of the loop, here the sensor's return (_TAIL s or more).
+_PROMPT = 0.2
+
+
+@dataclass
+class _Sensor:
+    """The check's blocking sensor and async handler, with what they observed."""
+
+    readings: tuple[int, ...]
+    loop_thread: int
+    sent: dict[int, float] = field(default_factory=dict)
+    #: (reading, delay since it was sent, handled on the loop's thread)
+    handled: list[tuple[int, float, bool]] = field(default_factory=list)
+
+    def read_sensor(self, report: Callable[[int], Any]) -> str:
+        """Blocking: report each reading from the calling thread, then work on a while."""
+        for reading in self.readings:
+            time.sleep(_EVERY)
+            self.sent[reading] = time.perf_counter()
+            report(reading)
+        time.sleep(_TAIL)
+        return "sensor done"
+
+    async def handle(self, reading: int) -> None:
+        now = time.perf_counter()
+        on_loop = threading.get_ident() == self.loop_thread
+        self.handled.append((reading, now - self.sent.get(reading, now), on_loop))
+        await asyncio.sleep(0)
+
+
+@checker
+async def check_relay(relay: Callable[..., Any]) -> str:
+    """``relay(read_sensor, handle)`` runs the blocking ``read_sensor(report)`` in a thread
+    and gets every reading that ``report`` receives to ``await handle(reading)`` on the event
+    loop, promptly and in order; it returns when the sensor is done and every reading has
+    been handled."""
+    require_callable(relay, "relay", is_async=True)
+    for readings in _SENSOR_CASES:
+        sensor = _Sensor(readings, threading.get_ident())
+        call = f"relay(read_sensor, handle) with a sensor that reports {list(readings)}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = await run_learner(relay, sensor.read_sensor, sensor.handle,
+                                        time_limit=5.0)
+            gc.collect()  # an un-awaited coroutine warns when it is collected
+        forgotten = never_awaited(caught)
+        if forgotten and not outcome.blocking:
+            fail(f"{call}: {len(forgotten)} coroutine(s) of {forgotten[0]}() were never "
+                 "awaited. Calling `handle(reading)` in the thread only makes a coroutine "
+                 "object; the loop must run it (section 5).")
+        fail_on_outcome(call, outcome, time_limit=5.0, see="section 1 shows how to avoid it")
+        got = [reading for reading, _, _ in sensor.handled]
+        if sorted(got) != sorted(readings):
+            fail(f"{call}: handle received {got} before relay returned; expected every "
+                 f"reading, {list(readings)}.")
+        if got != list(readings):
+            fail(f"{call}: handle received every reading, but in another order: {got}.")
+        elsewhere = [r for r, _, on_loop in sensor.handled if not on_loop]
+        if elsewhere:
+            fail(f"{call}: handle ran for reading {elsewhere[0]} on another thread than the "
+                 "event loop's (another loop, in the sensor's thread?): asyncio objects "
+                 "belong to the loop that runs them (sections 5 and 6).")
+        late = [(r, d) for r, d, _ in sensor.handled if d > _PROMPT]
+        if late:
+            reading, delay = late[0]
+            fail(f"{call}: every reading arrived, but reading {reading} reached handle "
+                 f"{delay:.2f} s after the sensor reported it ({len(late)} of {len(readings)} "
+                 f"later than {_PROMPT:g} s). Each reading should reach the loop while the "
+                 "sensor still runs, and a thread that hands something over must also wake "
+                 "the loop (section 5).")
+    return ("Every reading reached handle on the event loop's thread, in order, within "
+            f"{_PROMPT:g} s of being reported.")
