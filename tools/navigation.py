@@ -61,7 +61,9 @@ def nav_line(notebook: Lesson, root: Path = ROOT) -> str:
     index = LESSONS.index(notebook)
     if index > 0:
         prev = LESSONS[index - 1]
-        parts.append(f"[← {prev.number:02d} {prev.title}]({prev.filename})")
+        parts.append(f"[← {prev.number:02d} {prev.title}]({prev.filename})"
+                     if prev.number in present
+                     else f"previous: {prev.number:02d} {prev.title} (coming soon)")
     if index + 1 < len(LESSONS):
         nxt = LESSONS[index + 1]
         parts.append(f"[{nxt.number:02d} {nxt.title} →]({nxt.filename})" if nxt.number in present
