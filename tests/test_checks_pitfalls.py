@@ -112,7 +112,7 @@ async def summary_hard_coded(base_url, user_id):
     (summary_whole_body_sync, ("time.sleep() (3 times)",)),
     (summary_cpu_on_loop, ("score() ran on the event loop's thread in 3 of 3 calls",
                            "heartbeat once stopped for", "section 1")),
-    (summary_own_score_on_loop, ("heartbeat stopped for", "one score() takes about")),
+    (summary_own_score_on_loop, ("computed for", "of processor time", "one score() takes about")),
     (summary_unawaited_thread, ("summary(url, 4) returned", "coroutine")),
     (summary_score_of_id, ("summary(url, 4) returned", "expected")),
     (summary_hard_coded, ("summary(url, 4) returned", "Guido van Rossum")),
