@@ -23,7 +23,8 @@ from asynclab.servers import user_record
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("assert_awaited_once_with(", "side_effect =", "AsyncMock(", "all_tasks() -",
                  "max_in_flight ==", "stats.reset()", "except aiohttp", "gather(",
-                 ".cancel()", "create_autospec(", "user_record(")
+                 ".cancel()", "create_autospec(", "user_record(",
+                 "assert await")  # a test's failing line is located, never quoted
 
 rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
@@ -216,8 +217,8 @@ async def welcome_not_awaited(welcome):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("wrong, words", [
-    (welcome_stub, ("failed against the correct welcome", "TypeError", "cannot be awaited",
-                    "section 4")),
+    (welcome_stub, ("failed against the correct welcome at line 5 of welcome_stub", "TypeError",
+                    "cannot be awaited", "section 4")),
     (welcome_magicmock, ("TypeError", "MagicMock", "cannot be awaited")),
     (welcome_called_not_awaited, ("never awaits it", "called is not awaited")),
     (welcome_no_arguments, ("to the user's name instead of their address",)),

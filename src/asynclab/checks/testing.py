@@ -82,12 +82,15 @@ async def _quietly() -> AsyncIterator[_Quiet]:
 
 
 def _where(error: BaseException, test: Callable[..., Any]) -> str:
-    """The line of the learner's test where ``error`` was raised (or passed through), e.g.
-    "at `assert name == 'Ada'`"; "" when the traceback does not go through the test."""
+    """Where in the learner's test ``error`` was raised (or passed through), e.g. "at line 4
+    of test_welcome" (counted from its ``def``); "" when the traceback does not go through the
+    test. The line itself is not quoted: in a stub it is the solution's code."""
     code = getattr(test, "__code__", None)
-    lines = [frame.line for frame in traceback.extract_tb(error.__traceback__)
-             if code is not None and frame.filename == code.co_filename and frame.line]
-    return f" at `{lines[-1]}`" if lines else ""
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if code is not None and frame.filename == code.co_filename and frame.lineno]
+    if not lines:
+        return ""
+    return f" at line {lines[-1] - code.co_firstlineno + 1} of {test.__name__}"
 
 
 def _raised(error: BaseException) -> str:
