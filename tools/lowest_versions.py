@@ -43,10 +43,11 @@ def learner_floors() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pins = []
     for text in [*project["dependencies"], *project["optional-dependencies"]["lab"]]:
-        match = FLOOR.fullmatch(text.replace(" ", ""))
+        requirement, _, marker = text.partition(";")  # e.g. uvloop's "sys_platform != 'win32'"
+        match = FLOOR.fullmatch(requirement.replace(" ", ""))
         if not match:
-            sys.exit(f"pyproject.toml: {text!r} is not of the form name>=version")
-        pins.append(f"{match[1]}=={match[2]}")
+            sys.exit(f"pyproject.toml: {text!r} is not of the form name>=version[; marker]")
+        pins.append(f"{match[1]}=={match[2]}" + (f"; {marker.strip()}" if marker else ""))
     return pins
 
 
