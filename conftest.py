@@ -3,6 +3,8 @@ and fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -22,3 +24,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
             return path if path.endswith(".ipynb") else nodeid
 
     return NotebookScheduling(config, log)
+
+
+def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
+    """``COURSE_NBVAL_UNDER_LOAD=1`` (course.py's first run): leave the notebooks' plain nbval
+    run out when pytest collects its default paths, because the load run executes every
+    notebook under nbval strict anyway, on a busy CPU (tests/test_under_load.py): the same
+    comparison, harder. A notebook named on the command line is still collected."""
+    if (collection_path.suffix == ".ipynb"
+            and os.environ.get("COURSE_NBVAL_UNDER_LOAD") == "1"
+            and config.args_source == pytest.Config.ArgsSource.TESTPATHS):
+        return True
+    return None

@@ -3,6 +3,7 @@ learners' copy has no solutions."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -162,3 +163,21 @@ def test_lab_installs_the_learner_set_and_test_adds_the_tools(tmp_path, monkeypa
     course.ensure_venv(venv, sys.executable, "test")
     course.ensure_venv(venv, sys.executable, "lab")  # the test set holds the learner's
     assert installed == ["requirements.txt", "requirements-dev.txt"]
+
+
+def test_first_run_leaves_plain_nbval_to_the_load_run_unless_a_notebook_is_named():
+    """course.py test's first run sets COURSE_NBVAL_UNDER_LOAD=1: the notebooks' nbval cells
+    are not collected from the default paths (the load run compares them under load), but a
+    notebook named on the command line is."""
+
+    def collected(*args: str, flag: str) -> list[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "not load", *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "COURSE_NBVAL_UNDER_LOAD": flag})
+        return [ln for ln in proc.stdout.splitlines() if ".ipynb::" in ln]
+
+    assert not collected(flag="1")
+    assert collected(flag="0")
+    named = collected("notebooks/00_start_here.ipynb", flag="1")
+    assert named and all(ln.startswith("notebooks/00_start_here.ipynb::") for ln in named)
