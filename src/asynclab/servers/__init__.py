@@ -1,7 +1,8 @@
 """Local demo servers on 127.0.0.1, each in a background thread with its own event loop."""
 
 from .api import USERS, DemoAPI, profile_record, user_record
+from .asgi import ASGIServer
 from .base import BackgroundServer, Request, ServerStats, stop_all_servers
 
-__all__ = ["USERS", "BackgroundServer", "DemoAPI", "Request", "ServerStats", "profile_record",
-           "stop_all_servers", "user_record"]
+__all__ = ["USERS", "ASGIServer", "BackgroundServer", "DemoAPI", "Request", "ServerStats",
+           "profile_record", "stop_all_servers", "user_record"]
