@@ -1,99 +1,368 @@
-"""The checks of notebook 10 (An async REST API) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+"""The checks of notebook 10 (An async REST API) reject a catalogue of realistic wrong answers,
+each with a sentence that says what was observed and no solution code, and accept the
+reference answers (httpx or aiohttp as the upstream client), also repeatedly under a bursty
+CPU load."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
+import json
 import urllib.request
+from contextlib import asynccontextmanager
 
 import aiohttp
+import httpx
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
+from fastapi import FastAPI, HTTPException, Path
 
-from asynclab.checks.rest_api import check_rest_api_fetch_all, check_rest_api_pause
+from asynclab.checks.rest_api import check_summary, check_summary_errors
+
+#: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
+SOLUTION_CODE = ("gather(", "TaskGroup(", "AsyncClient(", "asynccontextmanager",
+                 "aclose()", "app.state", "HTTPException(", "raise_for_status",
+                 "except httpx", "status_code=502", "Path(")
+
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
+# -- the reference answers ---------------------------------------------------------------------
+def make_app(upstream_url):
+    @asynccontextmanager
+    async def lifespan(app):
+        async with httpx.AsyncClient(base_url=upstream_url) as client:
+            app.state.client = client
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    async def get_json(path):
+        response = await app.state.client.get(path)
         response.raise_for_status()
-        return (await response.json())["name"]
+        return response.json()
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        user, profile = await asyncio.gather(get_json(f"/users/{user_id}"),
+                                             get_json(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+    return app
 
 
-async def fetch_all(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+def make_app_errors(upstream_url):
+    @asynccontextmanager
+    async def lifespan(app):
+        async with httpx.AsyncClient(base_url=upstream_url) as client:
+            app.state.client = client
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    async def get_json(path):
+        try:
+            response = await app.state.client.get(path)
+            response.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            if status == 404:
+                raise HTTPException(404, detail=f"upstream has no {path}") from None
+            raise HTTPException(502, detail=f"upstream answered {status} for {path}") from None
+        except httpx.TransportError as exc:
+            raise HTTPException(502, detail=f"upstream unreachable: {exc!r}") from None
+        return response.json()
+
+    app.state.get_json = get_json  # for the variants below
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int = Path(ge=1)):
+        user, profile = await asyncio.gather(get_json(f"/users/{user_id}"),
+                                             get_json(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+    return app
 
 
-async def sequential(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+def make_app_task_group(upstream_url):
+    """Another right answer: a TaskGroup, whose ExceptionGroup is unwrapped with except*."""
+    app = make_app_errors(upstream_url)
+    get_json = app.state.get_json
+    app.router.routes = [r for r in app.router.routes
+                         if getattr(r, "path", "") != "/users/{user_id}/summary"]
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int = Path(ge=1)):
+        try:
+            async with asyncio.TaskGroup() as tg:
+                user = tg.create_task(get_json(f"/users/{user_id}"))
+                profile = tg.create_task(get_json(f"/users/{user_id}/profile"))
+        except* HTTPException as group:
+            raise group.exceptions[0] from None
+        return {"id": user_id, "name": user.result()["name"],
+                "followers": profile.result()["followers"]}
+
+    return app
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
+def task_group_not_unwrapped(upstream_url):
+    """A TaskGroup lets an ExceptionGroup out of the endpoint: FastAPI answers 500."""
+    app = make_app_errors(upstream_url)
+    get_json = app.state.get_json
+    app.router.routes = [r for r in app.router.routes
+                         if getattr(r, "path", "") != "/users/{user_id}/summary"]
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int = Path(ge=1)):
+        async with asyncio.TaskGroup() as tg:
+            user = tg.create_task(get_json(f"/users/{user_id}"))
+            profile = tg.create_task(get_json(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user.result()["name"],
+                "followers": profile.result()["followers"]}
+
+    return app
 
 
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+def make_app_aiohttp(upstream_url):
+    """Another right answer: an aiohttp session as the upstream client."""
+    @asynccontextmanager
+    async def lifespan(app):
+        async with aiohttp.ClientSession(upstream_url) as session:
+            app.state.session = session
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    async def get_json(path):
+        async with app.state.session.get(path) as response:
+            if response.status == 404:
+                raise HTTPException(404, detail=f"no {path} upstream")
+            if response.status >= 400:
+                raise HTTPException(502, detail=f"upstream answered {response.status}")
+            return await response.json()
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        user, profile = await asyncio.gather(get_json(f"/users/{user_id}"),
+                                             get_json(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+    return app
+
+
+# -- exercise 1: wrong answers -----------------------------------------------------------------
+def _with_summary(build):
+    """A FastAPI app with the shared client of the reference, and ``build(app, get_json)``'s
+    summary endpoint."""
+    def make(upstream_url):
+        @asynccontextmanager
+        async def lifespan(app):
+            async with httpx.AsyncClient(base_url=upstream_url) as client:
+                app.state.client = client
+                yield
+
+        app = FastAPI(lifespan=lifespan)
+
+        async def get_json(path):
+            response = await app.state.client.get(path)
+            response.raise_for_status()
+            return response.json()
+
+        build(app, get_json)
+        return app
+    return make
+
+
+def _sequential(app, get_json):
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        user = await get_json(f"/users/{user_id}")
+        profile = await get_json(f"/users/{user_id}/profile")
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+
+def _hard_coded(app, get_json):
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        user, profile = await asyncio.gather(get_json("/users/3"), get_json("/users/3/profile"))
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+
+def _forgot_await(app, get_json):
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        user = get_json(f"/users/{user_id}")
+        return {"id": user_id, "name": user, "followers": 0}
+
+
+def _user_only(app, get_json):
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        user = await get_json(f"/users/{user_id}")
+        return {"id": user_id, "name": user["name"], "followers": None}
+
+
+def _blocking(app, get_json):
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        base = str(app.state.client.base_url).rstrip("/")
+
+        def get(path):
+            with urllib.request.urlopen(base + path) as response:
+                return json.load(response)
+        user, profile = get(f"/users/{user_id}"), get(f"/users/{user_id}/profile")
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+
+def client_per_request(upstream_url):
+    app = FastAPI()
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        async with httpx.AsyncClient(base_url=upstream_url) as client:
+            user, profile = await asyncio.gather(client.get(f"/users/{user_id}"),
+                                                 client.get(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user.json()["name"],
+                "followers": profile.json()["followers"]}
+
+    return app
+
+
+def never_closed(upstream_url):
+    @asynccontextmanager
+    async def lifespan(app):
+        app.state.client = httpx.AsyncClient(base_url=upstream_url)
+        yield  # the client is never closed
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        client = app.state.client
+        user, profile = await asyncio.gather(client.get(f"/users/{user_id}"),
+                                             client.get(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user.json()["name"],
+                "followers": profile.json()["followers"]}
+
+    return app
+
+
+def forgot_return(upstream_url):
+    make_app(upstream_url)  # builds the app, then returns None
+
+
+def not_a_function(upstream_url):
+    return make_app
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.parametrize("wrong, observed", [
+    (_with_summary(_sequential), ("one after the other", "never both in flight")),
+    (_with_summary(_hard_coded), ("/users/12/summary answered", "Grace Hopper", "Tim Berners-Lee")),
+    (_with_summary(_forgot_await), ("answered 500",)),
+    (_with_summary(_user_only), ("'followers': None", "followers from /users/3/profile")),
+    (_with_summary(_blocking), ("urllib", "event loop's thread")),
+    (client_per_request, ("over new connections", "none used twice")),
+    (never_closed, ("still open", "after the application shut down")),
+    (forgot_return, ("returned None",)),
+    (not_a_function, ("returned <function",)),
+])
+def test_summary_rejects(wrong, observed):
+    rejected(asyncio.run(check_summary(wrong)), *observed)
+
+
+def test_summary_rejects_a_coroutine_function_and_a_call():
+    async def make(upstream_url):
+        return make_app(upstream_url)
+    rejected(asyncio.run(check_summary(make)), "plain function")
+    rejected(asyncio.run(check_summary(make_app("http://x"))), "not the application")
+
+
+# -- exercise 2: wrong answers -----------------------------------------------------------------
+def _mapping(on_404, on_other, typed=int):
+    """The reference app, with upstream errors mapped to ``on_404`` / ``on_other`` (None: let
+    the exception escape), and the id typed ``typed``."""
+    def make(upstream_url):
+        @asynccontextmanager
+        async def lifespan(app):
+            async with httpx.AsyncClient(base_url=upstream_url) as client:
+                app.state.client = client
+                yield
+
+        app = FastAPI(lifespan=lifespan)
+
+        async def get_json(path):
+            response = await app.state.client.get(path)
+            if response.status_code == 404 and on_404:
+                raise HTTPException(on_404, detail=f"no {path}")
+            if response.status_code >= 400 and on_other:
+                raise HTTPException(on_other, detail=f"upstream {response.status_code}")
+            response.raise_for_status()
+            return response.json()
+
+        if typed is int:
+            @app.get("/users/{user_id}/summary")
+            async def summary(user_id: int):
+                user, profile = await asyncio.gather(get_json(f"/users/{user_id}"),
+                                                     get_json(f"/users/{user_id}/profile"))
+                return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+        else:
+            @app.get("/users/{user_id}/summary")
+            async def summary(user_id: str):
+                user, profile = await asyncio.gather(get_json(f"/users/{user_id}"),
+                                                     get_json(f"/users/{user_id}/profile"))
+                return {"id": int(user_id), "name": user["name"],
+                        "followers": profile["followers"]}
+        return app
+    return make
+
+
+def error_as_200(upstream_url):
+    app = _mapping(None, None)(upstream_url)
+    app.router.routes = [r for r in app.router.routes
+                         if getattr(r, "path", "") != "/users/{user_id}/summary"]
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        try:
+            user = (await app.state.client.get(f"/users/{user_id}")).raise_for_status().json()
+            profile = (await app.state.client.get(f"/users/{user_id}/profile")
+                       ).raise_for_status().json()
+        except httpx.HTTPError as exc:
+            return {"error": str(exc)}
+        return {"id": user_id, "name": user["name"], "followers": profile["followers"]}
+
+    return app
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+    (make_app, ("GET /users/0/summary", "answered 500", "exception escaped")),
+    (_mapping(None, 502), ("GET /users/0/summary", "answered 502", "request itself")),
+    (task_group_not_unwrapped, ("GET /users/21/summary", "answered 500")),
+    (_mapping(404, None), ("GET /users/13/summary", "answered 500")),
+    (_mapping(404, 503), ("GET /users/13/summary", "answered 503", "upstream behind it")),
+    (_mapping(404, 400), ("GET /users/13/summary", "answered 400", "blames the client")),
+    (_mapping(None, None, typed=str), ("GET /users/abc/summary", "answered 500")),
+    (error_as_200, ("GET /users/0/summary", "answered 200", "hides the error")),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_rest_api_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_summary_errors_rejects(wrong, observed):
+    rejected(asyncio.run(check_summary_errors(wrong)), *observed)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
-
-
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
-
-
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
-
-
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
-
-
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
-@pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
-])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_rest_api_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
+def test_reference_answers_pass():
+    for answer in (make_app, make_app_errors, make_app_aiohttp):
+        result = asyncio.run(check_summary(answer))
+        assert result.passed, result.message
+    for answer in (make_app_errors, make_app_aiohttp, make_app_task_group,
+                   _mapping(404, 502, typed=str)):  # a str id: the upstream's 404 is enough
+        result = asyncio.run(check_summary_errors(answer))
+        assert result.passed, result.message
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_rest_api_fetch_all, fetch_all),
-                                           (check_rest_api_pause, pause)])
+@pytest.mark.parametrize("check, answer", [(check_summary, make_app_errors),
+                                           (check_summary_errors, make_app_errors)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))
