@@ -56,7 +56,8 @@ def test_scaffold_makes_a_lesson_that_passes_its_tests(tmp_path):
 
     tests = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                   "-m", "not load", notebook, test_file, "tests/test_course_docs.py",
-                  "tests/test_tools.py::test_navigation_and_course_map_are_current"], copy, env)
+                  "tests/test_tools.py::test_navigation_and_course_map_are_current",
+                  f"tests/test_tools.py::test_notebook_hygiene[{entry.filename}]"], copy, env)
     out = tests.stdout
     assert "1 failed" in out and "test_no_lesson_is_left_with_scaffold_todos" in out, out[-3000:]
     assert notebook in out  # named as unfinished

@@ -31,6 +31,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from asynclab.lessons import LESSONS, Lesson, lesson
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: A solution cell: tagged, and its source hidden (tools/hygiene.py checks both).
+HIDDEN_SOLUTION = {"tags": ["solution"], "jupyter": {"source_hidden": True}}
 TEMPLATES = Path(__file__).resolve().parent / "lesson_template"
 GUIDE_SECTION = "## The notebooks"
 
@@ -82,7 +85,7 @@ def notebook(entry: Lesson) -> nbformat.NotebookNode:
         code("async def fetch_all(base_url, ids):\n"
              "    async with aiohttp.ClientSession() as session:\n"
              "        return await asyncio.gather(*(name_of(session, base_url, i) for i in ids))"
-             f"\n\n\nawait {fetch_all}(fetch_all)", metadata={"tags": ["solution"]}),
+             f"\n\n\nawait {fetch_all}(fetch_all)", metadata=HIDDEN_SOLUTION),
         md("### Exercise 2: TODO\n\nTODO: the task. `pause(seconds)` waits `seconds` without "
            "blocking the event loop and returns `seconds`."),
         code(f"from asynclab.checks.{module} import {pause}\n\n\n"
@@ -92,7 +95,7 @@ def notebook(entry: Lesson) -> nbformat.NotebookNode:
            "<details><summary>Hint 2</summary>\n\nTODO: the API to use.\n</details>\n\n"
            "**Solution** (hidden: click to reveal)"),
         code("async def pause(seconds):\n    await asyncio.sleep(seconds)\n    return seconds"
-             f"\n\n\nawait {pause}(pause)", metadata={"tags": ["solution"]}),
+             f"\n\n\nawait {pause}(pause)", metadata=HIDDEN_SOLUTION),
         md("## Key points\n\n- TODO: a key point.\n- TODO: a key point.\n- TODO: a key point.\n\n"
            "**Next:** TODO"),
     ]
