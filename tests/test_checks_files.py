@@ -1,99 +1,222 @@
 """The checks of notebook 11 (Files and blocking I/O) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+and accept the reference answers, also on a busy machine."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-import aiohttp
+import aiofiles
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.files import check_files_fetch_all, check_files_pause
+from asynclab.checks.files import check_read_all, check_read_texts, watching_file_reads
+
+SOLUTION_CODE = ["to_thread", "run_in_executor", "ThreadPoolExecutor", "max_workers",
+                 "aiofiles"]
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
-        response.raise_for_status()
-        return (await response.json())["name"]
+# -- the watcher itself -------------------------------------------------------------------
+
+def test_watcher_sees_reads_on_the_loop_thread_only(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("hello", encoding="utf-8")
+
+    async def main():
+        with watching_file_reads() as seen:
+            path.read_text(encoding="utf-8")  # on the loop's thread
+            await asyncio.to_thread(path.read_text, encoding="utf-8")  # in a thread: fine
+        path.read_text(encoding="utf-8")  # after the block: not recorded
+        return seen
+
+    assert asyncio.run(main()) == ["io.TextIOWrapper.read"]
 
 
-async def fetch_all(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+# -- Exercise 1: read_texts ---------------------------------------------------------------
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
-async def sequential(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+async def read_texts(paths):
+    return await asyncio.to_thread(lambda: [_read(p) for p in paths])
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
+async def read_texts_gather(paths):
+    return await asyncio.gather(*(asyncio.to_thread(_read, p) for p in paths))
 
 
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+async def read_texts_aiofiles(paths):
+    async def one(path):
+        async with aiofiles.open(path, encoding="utf-8") as f:
+            return await f.read()
+    return await asyncio.gather(*(one(p) for p in paths))
+
+
+async def guide_process_file(paths):
+    async def process_file(path):
+        await asyncio.sleep(0.1)
+        with open(path) as f:  # noqa: ASYNC230 (the mistake under test)
+            return f.read()
+    return await asyncio.gather(*(process_file(p) for p in paths))
+
+
+async def open_in_thread_read_on_loop(paths):
+    texts = []
+    for path in paths:
+        f = await asyncio.to_thread(open, path, encoding="utf-8")
+        with f:
+            texts.append(f.read())  # the read itself is back on the loop
+    return texts
+
+
+async def pathlib_on_loop(paths):
+    return [Path(p).read_bytes().decode() for p in paths]  # noqa: ASYNC240 (under test)
+
+
+async def forgot_await(paths):
+    return [asyncio.to_thread(_read, p) for p in paths]
+
+
+async def finished_order(paths):
+    texts = []
+    for next_done in asyncio.as_completed([asyncio.to_thread(_read, p) for p in paths]):
+        texts.append(await next_done)
+    return sorted(texts)  # "sorted for stability": loses the order of paths
+
+
+async def as_bytes(paths):
+    return await asyncio.to_thread(lambda: [Path(p).read_bytes() for p in paths])
+
+
+async def first_only(paths):
+    return [await asyncio.to_thread(_read, paths[0])]
+
+
+@pytest.mark.filterwarnings("ignore:coroutine 'to_thread' was never awaited")
+@pytest.mark.parametrize("wrong, observed", [
+    (guide_process_file, ["event loop's thread", "io.TextIOWrapper.read() 4 times",
+                          "Section 2"]),
+    (open_in_thread_read_on_loop, ["event loop's thread", "io.TextIOWrapper.read()"]),
+    (pathlib_on_loop, ["event loop's thread", "io.BufferedReader.read()"]),
+    (forgot_await, ["coroutine", "never awaited"]),
+    (finished_order, ["wrong order", "Keep the order of `paths`"]),
+    (as_bytes, ["returned bytes", "text mode"]),
+    (first_only, ["a list of 1", "expected a list of 4 texts"]),
+])
+def test_read_texts_rejects(wrong, observed):
+    rejected(asyncio.run(check_read_texts(wrong)), *observed)
+
+
+@pytest.mark.parametrize("answer", [read_texts, read_texts_gather, read_texts_aiofiles])
+def test_read_texts_accepts(answer):
+    result = asyncio.run(check_read_texts(answer))
+    assert result.passed, result.message
+
+
+def test_read_texts_needs_a_coroutine_function():
+    rejected(asyncio.run(check_read_texts(lambda paths: paths)), "async def read_texts")
+
+
+# -- Exercise 2: read_all -----------------------------------------------------------------
+
+async def read_all(paths, read, workers):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, read, p) for p in paths))
+
+
+async def default_executor(paths, read, workers):
+    return await asyncio.gather(*(asyncio.to_thread(read, p) for p in paths))
+
+
+async def default_executor_with_semaphore(paths, read, workers):
+    semaphore = asyncio.Semaphore(workers)
+
+    async def one(path):
+        async with semaphore:
+            return await asyncio.to_thread(read, path)
+    return await asyncio.gather(*(one(p) for p in paths))
+
+
+async def hard_coded_size(paths, read, workers):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, read, p) for p in paths))
+
+
+async def never_shut_down(paths, read, workers):
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=workers)
+    return await asyncio.gather(*(loop.run_in_executor(pool, read, p) for p in paths))
+
+
+async def on_the_loop(paths, read, workers):
+    return [read(p) for p in paths]
+
+
+async def one_at_a_time(paths, read, workers):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [await loop.run_in_executor(pool, read, p) for p in paths]
+
+
+async def a_pool_per_read(paths, read, workers):
+    loop = asyncio.get_running_loop()
+
+    async def one(path):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return await loop.run_in_executor(pool, read, path)
+    return await asyncio.gather(*(one(p) for p in paths))
+
+
+async def completion_order(paths, read, workers):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [loop.run_in_executor(pool, read, p) for p in paths]
+        return [await f for f in asyncio.as_completed(futures)][::-1]
+
+
+async def submitted_not_awaited(paths, read, workers):
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [loop.run_in_executor(pool, read, p) for p in paths]
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+    (default_executor, ["read() calls ran at once", "more than workers=2", "section 5"]),
+    (default_executor_with_semaphore, ["default executor", "asyncio_", "section 5"]),
+    (hard_coded_size, ["3 read() calls ran at once", "more than workers=2"]),
+    (never_shut_down, ["still alive", "not shut down"]),
+    (on_the_loop, ["event loop's thread", "6 of 6 times"]),
+    (one_at_a_time, ["at most 1", "not 2"]),
+    (a_pool_per_read, ["6 different threads", "more than workers=2"]),
+    (completion_order, ["wrong order"]),
+    (submitted_not_awaited, ["Future", "never awaited"]),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_files_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_read_all_rejects(wrong, observed):
+    rejected(asyncio.run(check_read_all(wrong)), *observed)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
+def test_read_all_accepts_the_reference():
+    start = time.perf_counter()
+    result = asyncio.run(check_read_all(read_all))
+    assert result.passed, result.message
+    assert time.perf_counter() - start < 3  # 3 + 3 + 1 rounds of 60 ms
 
 
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
-
-
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
-
-
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
-
-
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
-@pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
-])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_files_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
-
+# -- under load ---------------------------------------------------------------------------
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_files_fetch_all, fetch_all),
-                                           (check_files_pause, pause)])
+@pytest.mark.parametrize("check, answer", [(check_read_texts, read_texts),
+                                           (check_read_texts, read_texts_gather),
+                                           (check_read_all, read_all)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))

@@ -1,56 +1,230 @@
 """Checks for notebook 11 (Files and blocking I/O).
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+Where a file was read is observed, not guessed: while the learner's code runs, blockbuster's
+wrappers of the file-reading methods (``io.TextIOWrapper.read``, ``io.BufferedReader.read``,
+``os.read``) record every call made on the event loop's thread; calls from worker threads (no
+running loop there) are left alone, which is what ``asyncio.to_thread`` and aiofiles do. The
+slow-storage exercise hands the learner a blocking ``read`` of the check's own, which counts
+how many calls run at once and on which threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import contextvars
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+from blockbuster import BlockBuster, BlockBusterFunction
 
-__all__ = ["check_files_fetch_all", "check_files_pause"]
+from ._core import checker, fail, require_callable, run_learner
+from ._observe import fail_on_outcome
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+__all__ = ["check_read_all", "check_read_texts"]
+
+#: The file-reading functions watched on the event loop's thread (blockbuster's names).
+FILE_READS: tuple[str, ...] = ("io.TextIOWrapper.read", "io.BufferedReader.read",
+                               "io.BufferedRandom.read", "os.read")
+
+_SEEN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "_FILES_SEEN", default=None)
+
+
+def _recording(function: BlockBusterFunction) -> Callable[..., bool]:
+    """A ``can_block_predicate`` that records the learner's file reads and lets them run."""
+    original = function.can_block_predicate
+
+    def can_block(*args: Any, **kwargs: Any) -> bool:
+        seen = _SEEN.get()
+        if seen is not None and not original(*args, **kwargs):
+            seen.append(function.full_name)
+        return True
+
+    return can_block
+
+
+@contextlib.contextmanager
+def watching_file_reads() -> Iterator[list[str]]:
+    """While active, every file read made on a thread that runs an event loop, by code running
+    in this context (and in the tasks it creates), is appended to the yielded list."""
+    buster = BlockBuster()
+    functions = [buster.functions[name] for name in FILE_READS if name in buster.functions]
+    for function in functions:
+        function.can_block_predicate = _recording(function)
+    seen: list[str] = []
+    token = _SEEN.set(seen)
+    for function in functions:
+        function.activate()
+    try:
+        yield seen
+    finally:
+        for function in functions:
+            function.deactivate()
+        _SEEN.reset(token)
+
+
+def _describe_reads(calls: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call] = counts.get(call, 0) + 1
+    return ", ".join(f"{name}() {n} time{'s' if n > 1 else ''}" for name, n in counts.items())
+
+
+# -- Exercise 1: read_texts(paths) -------------------------------------------------------
+
+#: (how many files, which of them, in what order): position != identity, several sizes.
+_TEXT_CASES = ((6, [4, 0, 5, 2]), (9, [8, 1, 7, 3, 0, 6, 2]))
+
+
+def _write_files(folder: Path, count: int, rng: random.Random) -> list[Path]:
+    paths = []
+    for n in range(count):
+        path = folder / f"note_{n}.txt"
+        words = " ".join(rng.choice(["disk", "loop", "page", "cache", "thread"])
+                         for _ in range(20 + 13 * n))
+        path.write_text(f"note {n}: {words}\n", encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 @checker
-async def check_files_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
+async def check_read_texts(read_texts: Callable[..., Any]) -> str:
+    """``read_texts(paths)`` returns the text of every file in ``paths``, in that order, and
+    never reads a file on the event loop's thread."""
+    require_callable(read_texts, "read_texts", is_async=True)
+    rng = random.Random()
+    folder = Path(tempfile.mkdtemp(prefix="asynclab_files_"))
+    try:
+        for count, order in _TEXT_CASES:
+            case = folder / f"case_{count}"
+            case.mkdir()
+            files = _write_files(case, count, rng)
+            paths = [files[i] for i in order]
+            expected = [p.read_text(encoding="utf-8") for p in paths]
+            names = [p.name for p in paths]
+            call = f"read_texts([{len(paths)} paths])"
+            with watching_file_reads() as reads:
+                outcome = await run_learner(read_texts, paths, time_limit=5.0)
+            if reads:
+                fail(f"{call} read files on the event loop's thread ({_describe_reads(reads)}): "
+                     "each of those calls stopped every other task until it returned. Section 2 "
+                     "shows where the guide's process_file reads, section 3 the way out.")
+            fail_on_outcome(call, outcome, time_limit=5.0, see="section 3")
+            result = outcome.value
+            if isinstance(result, tuple):
+                result = list(result)
+            if not isinstance(result, list) or len(result) != len(expected):
+                what = (f"a {type(result).__name__} of {len(result)}"
+                        if hasattr(result, "__len__") else repr(result)[:60])
+                fail(f"{call} returned {what}; expected a list of {len(expected)} texts, one "
+                     "per path.")
+            if any(isinstance(r, bytes) for r in result):
+                fail(f"{call} returned bytes; expected the texts as str (open the files in "
+                     "text mode, with encoding='utf-8').")
             if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+                got = [next((p.name for p, t in zip(paths, expected, strict=True) if t == r),
+                            "?") for r in result]
+                if sorted(got) == sorted(names):
+                    fail(f"{call} returned the right texts in the wrong order: for the paths "
+                         f"{names} it returned the texts of {got}. Keep the order of `paths`.")
+                fail(f"{call} returned texts that are not the files' contents (for "
+                     f"{names[0]}: {str(result[0])[:40]!r}...).")
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+    return ("Every text came back in the order of the paths, and no file was read on the event "
+            "loop's thread.")
+
+
+# -- Exercise 2: read_all(paths, read, workers) ------------------------------------------
+
+#: How long the check's read() takes: a slow disk, simulated.
+SLOW_READ = 0.06
+#: (how many paths, workers): a hard-coded pool size fails one of them.
+_POOL_CASES = ((6, 2), (9, 3), (4, 4))
+
+
+class _SlowStorage:
+    """The blocking ``read(path)`` the check hands out: it sleeps (a slow disk, simulated),
+    counts the calls running at once, and notes the threads and whether a loop ran there."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+        self.calls = 0
+        self.on_loop = 0
+        self.threads: dict[int, threading.Thread] = {}
+
+    def read(self, path: str) -> str:
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.threads[threading.get_ident()] = threading.current_thread()
+        try:
+            try:
+                asyncio.get_running_loop()
+                with self.lock:
+                    self.on_loop += 1
+            except RuntimeError:
+                pass
+            time.sleep(SLOW_READ)  # noqa: ASYNC251 (runs in the learner's threads)
+            return f"contents of {path}"
+        finally:
+            with self.lock:
+                self.in_flight -= 1
 
 
 @checker
-async def check_files_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_read_all(read_all: Callable[..., Any]) -> str:
+    """``read_all(paths, read, workers)`` calls the blocking ``read(path)`` for every path on a
+    thread pool of its own with ``workers`` threads, returns the results in the order of
+    ``paths``, and shuts the pool down before it returns."""
+    require_callable(read_all, "read_all", is_async=True)
+    for count, workers in _POOL_CASES:
+        storage = _SlowStorage()
+        paths = [f"share/file_{n}.txt" for n in random.sample(range(100), count)]
+        call = f"read_all({count} paths, read, workers={workers})"
+        limit = 2.0 + count * SLOW_READ * 3
+        outcome = await run_learner(read_all, paths, storage.read, workers, time_limit=limit)
+        alive = [t for t in storage.threads.values() if t.is_alive()]
+        if storage.on_loop:
+            fail(f"{call} called read() on the event loop's thread {storage.on_loop} of "
+                 f"{storage.calls} times: each call stopped the loop for {SLOW_READ:g} s "
+                 "(section 4 hands the calls to threads).")
+        fail_on_outcome(call, outcome, time_limit=limit, see="section 4")
+        expected = [f"contents of {p}" for p in paths]
+        result = list(outcome.value) if isinstance(outcome.value, tuple) else outcome.value
+        if result != expected:
+            if isinstance(result, list) and sorted(map(str, result)) == sorted(expected):
+                fail(f"{call} returned the right results in the wrong order (the order the "
+                     "reads finished?): keep the order of `paths`.")
+            fail(f"{call} returned {result!r:.100}; expected read(path) for each path, in "
+                 f"the order of `paths` ({storage.calls} read() calls were made).")
+        if storage.peak > workers:
+            fail(f"{call}: {storage.peak} read() calls ran at once, on {len(storage.threads)} "
+                 f"different threads, more than workers={workers}: the pool's size should be "
+                 "`workers`, one pool for the whole call (section 5 measures what the size "
+                 "does).")
+        if storage.peak < min(workers, count):
+            fail(f"{call}: at most {storage.peak} read() call{'s' if storage.peak > 1 else ''} "
+                 f"ran at once, not {min(workers, count)}: the calls should wait together, as "
+                 "many as the pool allows (section 5).")
+        if alive:
+            names = sorted(t.name for t in alive)
+            if all(name.startswith("asyncio_") for name in names):
+                fail(f"{call} ran read() on the event loop's default executor (threads "
+                     f"{', '.join(names)}), which keeps its threads for the next caller: the "
+                     "task asks for a pool of its own, shut down before read_all returns "
+                     "(section 5).")
+            fail(f"{len(alive)} of the {len(storage.threads)} threads that ran read() were "
+                 f"still alive when {call} returned: its pool was not shut down (section 5).")
+    return ("Every read ran on a pool of `workers` threads of its own, as many at once as "
+            "allowed, the results came back in order, and the pool was shut down.")
