@@ -170,7 +170,8 @@ async def async_version(prefix):  # async def where a plain function is asked
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (everything, ("my_tasks('fetch-')", "not named fetch-...")),
+    (everything, ("my_tasks('fetch-')", "not named fetch-...: parse-1, refetch-9, tasks the "
+                                        "check did not start")),
     (with_me, ("included the task that called it ('fetch-inspector')",)),
     (contains, ("not named fetch-...", "refetch-9")),
     (coroutines, ("coroutine object(s) instead of Task objects",)),
