@@ -4,6 +4,7 @@
     python3 course.py lab     # set up .venv, then open the course in JupyterLab
     python3 course.py test    # set up .venv with the test tools too, then run every test
     python3 course.py test -k servers    # extra words go to pytest
+    python3 course.py bench   # set up .venv, then run the benchmark (tools/benchmark.py)
 
 Setting up means: create the virtual environment ``.venv`` next to this file and install
 ``requirements.txt`` into it (what a learner needs); the test command installs
@@ -88,6 +89,8 @@ def lab(extra: list[str]) -> int:
 #: Two pytest workers. A notebook's nbval cells run in order in one kernel, so they stay
 #: together on one worker (the scheduler in conftest.py); other tests spread one by one.
 PARALLEL = ["-n", "2", "--dist", "load"]
+#: The slowest tests, listed at the end of each run: where the test time goes.
+DURATIONS = ["--durations=12", "--durations-min=5"]
 
 
 def split_marker(extra: list[str]) -> tuple[str | None, list[str]]:
@@ -116,25 +119,35 @@ def test(extra: list[str]) -> int:
     # first run leaves out the plain nbval run of the notebooks (conftest.py), one execution
     # of each notebook fewer. With -m, that run may be deselected: then the first run keeps it.
     first_env = {**os.environ, "COURSE_NBVAL_UNDER_LOAD": "1" if marker is None else "0"}
-    first = subprocess.call([*pytest, *PARALLEL, "-m", f"not load{chosen}", *rest], cwd=ROOT,
-                            env=first_env)
+    first = subprocess.call([*pytest, *PARALLEL, *DURATIONS, "-m", f"not load{chosen}", *rest],
+                            cwd=ROOT, env=first_env)
     print("\n== the tests marked `load`, on their own", flush=True)
     # Two at a time, each beside one spinning process: two spinners in all (tests/loadgen.py).
     load_env = {**os.environ, "COURSE_LOAD_PROCESSES": "1"}
-    second = subprocess.call([*pytest, *PARALLEL, "-m", f"load{chosen}", *rest], cwd=ROOT,
-                             env=load_env)
+    second = subprocess.call([*pytest, *PARALLEL, *DURATIONS, "-m", f"load{chosen}", *rest],
+                             cwd=ROOT, env=load_env)
     # pytest's 5 means "no test selected" (e.g. -k chose none of the load tests): fine for
     # one of the two runs, not for both.
     failed = [code for code in (first, second) if code not in (0, 5)]
     return failed[0] if failed else (5 if first == second == 5 else 0)
 
 
+def bench(extra: list[str]) -> int:
+    """Run the benchmark (tools/benchmark.py): a table of figures, each measured against its
+    ideal or its peer in the same run. It never fails for being slow."""
+    script = ROOT / "tools" / "benchmark.py"
+    if not script.exists():
+        sys.exit("This copy of the course has no tools/benchmark.py (the learners' copy leaves "
+                 "the maintainers' tools out): notebook 15 runs the same study, smaller.")
+    return subprocess.call([str(venv_bin("python")), str(script), *extra], cwd=ROOT)
+
+
 def main() -> int:
-    commands = {"lab": lab, "test": test}
+    commands = {"lab": lab, "test": test, "bench": bench}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    setup(sys.argv[1])
+    setup("lab" if sys.argv[1] == "bench" else sys.argv[1])
     try:
         return commands[sys.argv[1]](sys.argv[2:])
     except KeyboardInterrupt:
