@@ -10,8 +10,8 @@ Notebooks import what they need in one line, e.g. ``from asynclab import Timelin
 """
 
 from .looplag import LagMonitor
-from .servers import DemoAPI, DemoSite, stop_all_servers
+from .servers import DemoAPI, DemoSite, DemoWebSocketServer, stop_all_servers
 from .timeline import Span, Timeline, plot_comparison
 
-__all__ = ["DemoAPI", "DemoSite", "LagMonitor", "Span", "Timeline", "plot_comparison",
-           "stop_all_servers"]
+__all__ = ["DemoAPI", "DemoSite", "DemoWebSocketServer", "LagMonitor", "Span", "Timeline",
+           "plot_comparison", "stop_all_servers"]

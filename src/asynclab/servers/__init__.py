@@ -4,6 +4,7 @@ from .api import USERS, DemoAPI, profile_record, user_record
 from .asgi import ASGIServer
 from .base import BackgroundServer, Request, ServerStats, stop_all_servers
 from .site import DemoSite
+from .ws import DemoWebSocketServer
 
-__all__ = ["USERS", "ASGIServer", "BackgroundServer", "DemoAPI", "DemoSite", "Request",
-           "ServerStats", "profile_record", "stop_all_servers", "user_record"]
+__all__ = ["USERS", "ASGIServer", "BackgroundServer", "DemoAPI", "DemoSite", "DemoWebSocketServer",
+           "Request", "ServerStats", "profile_record", "stop_all_servers", "user_record"]
