@@ -37,6 +37,28 @@ def test_watcher_sees_reads_on_the_loop_thread_only(tmp_path):
     assert asyncio.run(main()) == ["io.TextIOWrapper.read"]
 
 
+def test_watcher_sees_the_folders_files_opened_on_the_loop_thread(tmp_path):
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "a.txt").write_text("a", encoding="utf-8")
+    (outside / "b.txt").write_text("b", encoding="utf-8")
+
+    def lines(path):
+        with open(path, encoding="utf-8") as f:
+            return f.readlines()  # not a wrapped read: only the open tells
+
+    async def main():
+        with watching_file_reads(inside) as seen:
+            lines(inside / "a.txt")
+            lines(outside / "b.txt")  # another folder: not the check's business
+            await asyncio.to_thread(lines, inside / "a.txt")  # in a thread: fine
+        lines(inside / "a.txt")  # after the block: not recorded
+        return seen
+
+    assert asyncio.run(main()) == ["open(a.txt)"]
+
+
 # -- Exercise 1: read_texts ---------------------------------------------------------------
 
 def _read(path):
@@ -76,6 +98,22 @@ async def open_in_thread_read_on_loop(paths):
     return texts
 
 
+async def readlines_on_loop(paths):
+    texts = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:  # noqa: ASYNC230 (the mistake under test)
+            texts.append("".join(f.readlines()))
+    return texts
+
+
+async def read_in_thread_open_on_loop(paths):
+    texts = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:  # noqa: ASYNC230 (the mistake under test)
+            texts.append(await asyncio.to_thread(f.read))
+    return texts
+
+
 async def pathlib_on_loop(paths):
     return [Path(p).read_bytes().decode() for p in paths]  # noqa: ASYNC240 (under test)
 
@@ -101,9 +139,11 @@ async def first_only(paths):
 
 @pytest.mark.filterwarnings("ignore:coroutine 'to_thread' was never awaited")
 @pytest.mark.parametrize("wrong, observed", [
-    (guide_process_file, ["event loop's thread", "io.TextIOWrapper.read() 4 times",
-                          "Section 2"]),
-    (open_in_thread_read_on_loop, ["event loop's thread", "io.TextIOWrapper.read()"]),
+    (guide_process_file, ["event loop's thread", "open() 4 times",
+                          "io.TextIOWrapper.read() 4 times", "Section 2"]),
+    (readlines_on_loop, ["event loop's thread", "open() 4 times"]),
+    (read_in_thread_open_on_loop, ["event loop's thread", "open() 4 times"]),
+    (open_in_thread_read_on_loop, ["event loop's thread", "io.TextIOWrapper.read() 4 times"]),
     (pathlib_on_loop, ["event loop's thread", "io.BufferedReader.read()"]),
     (forgot_await, ["coroutine", "never awaited"]),
     (finished_order, ["wrong order", "Keep the order of `paths`"]),

@@ -1,10 +1,16 @@
 """Checks for notebook 11 (Files and blocking I/O).
 
-Where a file was read is observed, not guessed: while the learner's code runs, blockbuster's
-wrappers of the file-reading methods (``io.TextIOWrapper.read``, ``io.BufferedReader.read``,
-``os.read``) record every call made on the event loop's thread; calls from worker threads (no
-running loop there) are left alone, which is what ``asyncio.to_thread`` and aiofiles do. The
-slow-storage exercise hands the learner a blocking ``read`` of the check's own, which counts
+Where a file was opened and read is observed, not guessed. While the learner's code runs,
+blockbuster's wrappers of the file-reading methods (``io.TextIOWrapper.read``,
+``io.BufferedReader.read``, ``os.read``) record every call made on the event loop's thread, and
+an audit hook (:func:`sys.addaudithook`, Python's "open" event) records every file of the
+check's own folder opened there (``readline``, ``readlines`` and ``for line in f`` are not
+wrapped by blockbuster, but they need an ``open``). Calls from worker threads (no running loop
+there) are left alone: that is what ``asyncio.to_thread`` and aiofiles do. The audit hook, once
+added, stays for the life of the process (Python cannot remove one); outside a check it returns
+at once.
+
+The slow-storage exercise hands the learner a blocking ``read`` of the check's own, which counts
 how many calls run at once and on which threads.
 """
 
@@ -13,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 import random
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -50,16 +58,49 @@ def _recording(function: BlockBusterFunction) -> Callable[..., bool]:
     return can_block
 
 
+#: (the folder watched, the files opened there on the loop's thread) during a check.
+_OPENS: contextvars.ContextVar[tuple[str, list[str]] | None] = contextvars.ContextVar(
+    "_FILES_OPENS", default=None)
+_HOOKED = False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """Python's audit hook: note the check's files opened on a thread that runs a loop."""
+    if event != "open":
+        return
+    watching = _OPENS.get()
+    if watching is None:
+        return
+    try:
+        asyncio.get_running_loop()
+        folder, opened = watching
+        path = args[0]
+        if isinstance(path, str | bytes | os.PathLike):
+            name = os.fsdecode(path)
+            if name.startswith(folder):
+                opened.append(os.path.basename(name))
+    except Exception:  # noqa: BLE001 (no loop in this thread; an audit hook must never raise)
+        return
+
+
 @contextlib.contextmanager
-def watching_file_reads() -> Iterator[list[str]]:
+def watching_file_reads(folder: str | os.PathLike[str] | None = None
+                        ) -> Iterator[list[str]]:
     """While active, every file read made on a thread that runs an event loop, by code running
-    in this context (and in the tasks it creates), is appended to the yielded list."""
+    in this context (and in the tasks it creates), is appended to the yielded list; so is
+    ``"open(name)"`` for every file under ``folder`` opened there."""
+    global _HOOKED
     buster = BlockBuster()
     functions = [buster.functions[name] for name in FILE_READS if name in buster.functions]
     for function in functions:
         function.can_block_predicate = _recording(function)
     seen: list[str] = []
+    opened: list[str] = []
     token = _SEEN.set(seen)
+    opens_token = _OPENS.set((os.fspath(folder), opened) if folder is not None else None)
+    if folder is not None and not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED = True
     for function in functions:
         function.activate()
     try:
@@ -68,12 +109,17 @@ def watching_file_reads() -> Iterator[list[str]]:
         for function in functions:
             function.deactivate()
         _SEEN.reset(token)
+        _OPENS.reset(opens_token)
+        seen[:0] = [f"open({name})" for name in opened]
 
 
 def _describe_reads(calls: list[str]) -> str:
+    """``["open(a)", "open(b)", "io.TextIOWrapper.read"]`` -> "open() 2 times,
+    io.TextIOWrapper.read() 1 time"."""
     counts: dict[str, int] = {}
     for call in calls:
-        counts[call] = counts.get(call, 0) + 1
+        name = "open" if call.startswith("open(") else call
+        counts[name] = counts.get(name, 0) + 1
     return ", ".join(f"{name}() {n} time{'s' if n > 1 else ''}" for name, n in counts.items())
 
 
@@ -83,39 +129,44 @@ def _describe_reads(calls: list[str]) -> str:
 _TEXT_CASES = ((6, [4, 0, 5, 2]), (9, [8, 1, 7, 3, 0, 6, 2]))
 
 
-def _write_files(folder: Path, count: int, rng: random.Random) -> list[Path]:
-    paths = []
+def _make_case(folder: Path, count: int, order: list[int], rng: random.Random
+               ) -> tuple[list[Path], list[str]]:
+    """Write ``count`` files with different texts into a new sub-folder of ``folder``; return
+    the paths picked by ``order`` and their texts."""
+    case = folder / f"case_{count}"
+    case.mkdir()
+    texts = []
     for n in range(count):
-        path = folder / f"note_{n}.txt"
         words = " ".join(rng.choice(["disk", "loop", "page", "cache", "thread"])
                          for _ in range(20 + 13 * n))
-        path.write_text(f"note {n}: {words}\n", encoding="utf-8")
-        paths.append(path)
-    return paths
+        texts.append(f"note {n}: {words}\n")
+        (case / f"note_{n}.txt").write_text(texts[-1], encoding="utf-8")
+    return [case / f"note_{i}.txt" for i in order], [texts[i] for i in order]
+
+
+def _new_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="asynclab_files_")).resolve()
 
 
 @checker
 async def check_read_texts(read_texts: Callable[..., Any]) -> str:
     """``read_texts(paths)`` returns the text of every file in ``paths``, in that order, and
-    never reads a file on the event loop's thread."""
+    never opens or reads a file on the event loop's thread."""
     require_callable(read_texts, "read_texts", is_async=True)
     rng = random.Random()
-    folder = Path(tempfile.mkdtemp(prefix="asynclab_files_"))
+    folder = await asyncio.to_thread(_new_folder)  # the check does its own file work in threads
     try:
         for count, order in _TEXT_CASES:
-            case = folder / f"case_{count}"
-            case.mkdir()
-            files = _write_files(case, count, rng)
-            paths = [files[i] for i in order]
-            expected = [p.read_text(encoding="utf-8") for p in paths]
+            paths, expected = await asyncio.to_thread(_make_case, folder, count, order, rng)
             names = [p.name for p in paths]
             call = f"read_texts([{len(paths)} paths])"
-            with watching_file_reads() as reads:
+            with watching_file_reads(folder) as reads:
                 outcome = await run_learner(read_texts, paths, time_limit=5.0)
             if reads:
-                fail(f"{call} read files on the event loop's thread ({_describe_reads(reads)}): "
-                     "each of those calls stopped every other task until it returned. Section 2 "
-                     "shows where the guide's process_file reads, section 3 the way out.")
+                fail(f"{call} opened or read files on the event loop's thread "
+                     f"({_describe_reads(reads)}): each of those calls stopped every other "
+                     "task until it returned. Section 2 shows where the guide's process_file "
+                     "reads, section 3 the way out.")
             fail_on_outcome(call, outcome, time_limit=5.0, see="section 3")
             result = outcome.value
             if isinstance(result, tuple):
