@@ -120,8 +120,12 @@ def test_publish_commits_the_copy_on_a_branch_and_leaves_the_tree_alone(tiny_cou
     assert "SECRET" not in shown and "REHEARSAL" not in shown
     assert _git(tiny_course, "status", "--porcelain") == before
     assert _git(tiny_course, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert learner_copy.publish(tiny_course) == first  # nothing new: no new commit
+    (tiny_course / "SETUP.md").write_text("# Set-up, second edition\n")
+    _git(tiny_course, "commit", "-q", "-am", "next workshop")
     second = learner_copy.publish(tiny_course)  # the next workshop: one more commit
     assert _git(tiny_course, "rev-parse", f"{second}^") == first
+    assert "second edition" in _git(tiny_course, "show", "learners:SETUP.md")
 
 
 def test_hub_links_open_each_notebook_of_the_copy():
@@ -259,6 +263,26 @@ def test_kit_pages_exist_are_linked_and_link_to_what_exists(page):
     assert not _broken_links(path, text)
     linked_from = (ROOT / ("README.md" if page == "SETUP.md" else "instructors/README.md"))
     assert Path(page).name in linked_from.read_text()
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown page."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_links_into_the_kit_pages_land_on_headings():
+    pages = [ROOT / p for p in PAGES] + [ROOT / "README.md", ROOT / "instructors" / "README.md"]
+    wrong = []
+    for page in pages:
+        for target in LINK.findall(page.read_text()):
+            if "#" not in target or re.match(r"[a-z]+:", target):
+                continue
+            file, anchor = target.split("#", 1)
+            path = (page.parent / file) if file else page
+            if path.suffix == ".md" and anchor not in _anchors(path):
+                wrong.append(f"{page.name}: {target}")
+    assert not wrong, wrong
 
 
 def test_readme_links_the_set_up_page_and_the_instructor_kit():

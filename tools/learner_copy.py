@@ -146,6 +146,7 @@ def _fix_text(text: str, page: Path, out: Path, binder: str, blob: str) -> str:
 NOTE = """
 > **This is the learners' copy** of the course: the exercises keep their checks and hints;
 > the worked solutions are shared after the workshop. How to install it: [SETUP.md](SETUP.md).
+> (The maintainers' tests and tools are not in it: `course.py test` is for the full course.)
 """
 
 
@@ -206,6 +207,8 @@ def publish(root: Path = ROOT, ref: str = "HEAD", repository: str | None = None,
         parent = subprocess.run(["git", "rev-parse", "--verify", "--quiet",
                                  f"refs/heads/{branch}"], cwd=root, capture_output=True,
                                 text=True).stdout.strip()
+        if parent and git("rev-parse", f"{parent}^{{tree}}") == tree:
+            return parent  # the same copy as last time: nothing to commit
         parents = ["-p", parent] if parent else []
         commit = git("commit-tree", tree, *parents, "-m",
                      f"Learners' copy of {source} (tools/learner_copy.py)")
