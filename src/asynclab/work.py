@@ -1,4 +1,4 @@
-"""Worker functions for process pools (notebook 14).
+"""Worker functions for process pools (notebooks 14 and 15).
 
 A ``ProcessPoolExecutor`` sends a function to its worker processes *by name*: module and
 function name. Under the ``spawn`` start method (macOS, Windows) and ``forkserver`` (Linux's
@@ -9,7 +9,9 @@ cannot import; the functions here live in a module, so every start method finds 
 
 from __future__ import annotations
 
-__all__ = ["count_primes"]
+import time
+
+__all__ = ["count_primes", "wait"]
 
 
 def count_primes(limit: int) -> int:
@@ -31,3 +33,11 @@ def count_primes(limit: int) -> int:
             count += 1
     return count
 
+
+def wait(seconds: float) -> float:
+    """Block for ``seconds`` (``time.sleep``), as a blocking I/O call would, and return
+    ``seconds``: the "I/O wait" of notebook 15's scaling study, run in worker processes."""
+    if seconds < 0:
+        raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+    time.sleep(seconds)
+    return seconds
