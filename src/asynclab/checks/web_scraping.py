@@ -1,56 +1,173 @@
 """Checks for notebook 09 (Web scraping with aiohttp).
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+Each check serves the course's demo website (:class:`asynclab.DemoSite`) with its own page
+behaviour, calls the learner's function on several lists of pages, compares the outcome with
+the site's manifest (the true titles), and counts at the server how many requests were in
+flight at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+from ..servers import DemoSite
+from ._core import call_learner, checker, fail, require_callable, run_learner
+from ._observe import fail_on_outcome
 
-__all__ = ["check_web_scraping_fetch_all", "check_web_scraping_pause"]
+__all__ = ["check_fetch_titles", "check_titles_or_errors"]
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+#: Pages whose titles hold an "&" (written ``&amp;`` in the HTML), pages that answer slower
+#: than others (so that the order in which answers arrive is not the order asked).
+_TITLE_CASES = (
+    ["/articles/networking-3.html", "/about.html", "/articles/patterns-4.html"],
+    ["/index.html", "/articles/history-4.html", "/topics/testing.html",
+     "/articles/basics-4.html", "/articles/testing-5.html"],
+)
+_TITLE_LATENCY = {"/about.html": 0.25, "/index.html": 0.25, "/topics/testing.html": 0.15}
+
+
+def _describe(value: object) -> str:
+    return f"{value!r:.80}"
+
+
+def _compare_titles(call: str, result: object, expected: Mapping[str, object],
+                    titles: Mapping[str, str], see: str) -> None:
+    """Fail with what differs between ``result`` and ``expected`` ({path: outcome})."""
+    if not isinstance(result, dict):
+        fail(f"{call} returned a {type(result).__name__} ({_describe(result)}); expected a dict "
+             "{path: title}.")
+    missing = [p for p in expected if p not in result]
+    if missing:
+        fail(f"{call} returned no entry for {missing[0]} (its keys: "
+             f"{_describe(list(result))}); expected one entry per path asked.")
+    by_title = {title: path for path, title in titles.items()}
+    for path, want in expected.items():
+        got = result[path]
+        if got == want:
+            continue
+        if isinstance(want, str) and got == html.escape(want, quote=False):
+            fail(f"{call}: the title of {path} came back as {got!r}, with the HTML entity "
+                 f"`&amp;` still in it; the page's title is {want!r} ({see} parses pages "
+                 "with an HTML parser).")
+        if isinstance(want, str) and isinstance(got, str) and want.startswith(got + " | "):
+            fail(f"{call}: the title of {path} came back as {got!r}, the page's <h1> heading; "
+                 f"its <title> element says {want!r}.")
+        if isinstance(got, str) and got in by_title and by_title[got] != path:
+            fail(f"{call}: the entry for {path} is {got!r}, the title of {by_title[got]}: the "
+                 "titles were paired with the wrong pages (answers arrive in any order).")
+        fail(f"{call}: the entry for {path} is {_describe(got)}; expected {want!r}.")
 
 
 @checker
-async def check_web_scraping_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
-            if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+async def check_fetch_titles(fetch_titles: Callable[..., Any]) -> str:
+    """``fetch_titles(base_url, paths)`` returns ``{path: title}`` with every request in flight
+    at once (counted by the server); titles hold ``&`` (``&amp;`` in the HTML) and some pages
+    answer later than others."""
+    require_callable(fetch_titles, "fetch_titles", is_async=True)
+    with DemoSite(latency=0.1, page_latency=_TITLE_LATENCY, errors={}, slow={},
+                  flaky={}) as site:
+        titles = {path: page.title for path, page in site.pages.items()}
+        for paths in _TITLE_CASES:
+            site.reset()
+            call = f"fetch_titles(url, {paths})" if len(paths) < 4 else \
+                f"fetch_titles(url, <{len(paths)} paths>)"
+            result, elapsed = await call_learner("fetch_titles", fetch_titles, site.url,
+                                                 list(paths), see="section 2")
+            _compare_titles(call, result, {p: titles[p] for p in paths}, titles, "section 3")
+            peak = site.peak_in_flight()
+            if peak < len(paths):
+                fail(f"The titles are right, but at most {peak} of the {len(paths)} requests "
+                     f"were at the server at once ({elapsed:.2f} s): they should all wait "
+                     "together (section 2).")
+    return ("Every title was right, & included, and all the requests were at the server at "
+            "once.")
+
+
+#: The site of the second check: error pages, a page slower than any timeout it uses, and one
+#: between its two timeouts (0.3 and 0.6 s).
+_BETWEEN = "/articles/history-2.html"
+_SLOW = "/articles/networking-2.html"
+_ERRORS = {"/articles/patterns-2.html": 500, "/articles/testing-3.html": 503}
+_MISSING = "/articles/basics-0.html"  # linked to by the site, but not there: 404
+_OUTCOME_CASES = (
+    (["/articles/networking-3.html", "/articles/patterns-2.html", _SLOW, _BETWEEN,
+      "/articles/testing-3.html", "/index.html"], 0.6),
+    ([_MISSING, _BETWEEN, "/articles/history-4.html", _SLOW, "/articles/patterns-2.html"],
+     0.3),
+)
+_TIME_LIMIT = 1.6  # the slow page takes 2 s
 
 
 @checker
-async def check_web_scraping_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_titles_or_errors(titles_or_errors: Callable[..., Any]) -> str:
+    """``titles_or_errors(base_url, paths, seconds)`` returns ``{path: title | "HTTP <status>" |
+    "timeout"}`` with all the requests at once and each one limited to ``seconds``
+    (two timeouts, so a hard-coded one fails)."""
+    require_callable(titles_or_errors, "titles_or_errors", is_async=True)
+    with DemoSite(latency=0.05, page_latency={_BETWEEN: 0.4}, slow={_SLOW: 2.0},
+                  errors=_ERRORS, flaky={}) as site:
+        titles = {path: page.title for path, page in site.pages.items()}
+        for paths, timeout in _OUTCOME_CASES:
+            site.reset()
+            call = f"titles_or_errors(url, <{len(paths)} paths>, seconds={timeout})"
+            outcome = await run_learner(titles_or_errors, site.url, list(paths), timeout,
+                                        time_limit=_TIME_LIMIT)
+            if outcome.timed_out:
+                fail(f"{call} was still running after {_TIME_LIMIT} s; one of the pages takes "
+                     f"2 s to answer. With each request limited to {timeout} s, and all of them "
+                     f"at once, the call takes about {timeout} s (section 5).")
+            if outcome.error is not None and not outcome.blocking:
+                exc = outcome.error
+                status = getattr(exc, "status", None)
+                if isinstance(status, int):
+                    fail(f"{call} raised {type(exc).__name__} (HTTP {status}): one failing page "
+                         "made the whole call fail, and the other pages' outcomes were lost "
+                         "(section 5).")
+                if isinstance(exc, TimeoutError):
+                    fail(f"{call} raised TimeoutError: one page running out of time lost "
+                         "every other page's outcome; the timeout should end that page's "
+                         "request only (section 5).")
+            fail_on_outcome(call, outcome, time_limit=_TIME_LIMIT, see="section 2")
+            result, elapsed = outcome.value, outcome.elapsed
+            expected: dict[str, object] = {}
+            for path in paths:
+                if path in _ERRORS:
+                    expected[path] = f"HTTP {_ERRORS[path]}"
+                elif path == _MISSING:
+                    expected[path] = "HTTP 404"
+                elif path == _SLOW or (path == _BETWEEN and timeout < 0.4):
+                    expected[path] = "timeout"
+                else:
+                    expected[path] = titles[path]
+            if isinstance(result, dict) and _BETWEEN in result:
+                got = result[_BETWEEN]
+                if timeout < 0.4 and got == titles[_BETWEEN]:
+                    fail(f"{call}: {_BETWEEN}, which takes 0.4 s, came back with its title: "
+                         f"its request was allowed more than seconds={timeout}.")
+                if timeout > 0.4 and got == "timeout":
+                    fail(f"{call}: {_BETWEEN} timed out, although it answers in 0.4 s and "
+                         f"seconds was {timeout}.")
+            for path, want in expected.items():
+                got = result.get(path) if isinstance(result, dict) else None
+                if isinstance(want, str) and want.startswith("HTTP") and got != want:
+                    if isinstance(got, BaseException):
+                        fail(f"{call}: the entry for {path} is the exception "
+                             f"{type(got).__name__}; expected the text {want!r}.")
+                    if isinstance(got, str) and got.startswith(want.removeprefix("HTTP ")):
+                        fail(f"{call}: the entry for {path} is {got!r}, the title of the error "
+                             f"page the server sent with status {want.removeprefix('HTTP ')}; "
+                             f"expected {want!r}: the status was not checked (section 5).")
+                    if got is None and isinstance(result, dict) and path in result:
+                        fail(f"{call}: the entry for {path} is None; that page answered "
+                             f"{want}, and the outcome should say so ({want!r}).")
+            _compare_titles(call, result, expected, titles, "section 3")
+            peak = site.peak_in_flight()
+            if peak < len(paths):
+                fail(f"The outcomes are right, but at most {peak} of the {len(paths)} requests "
+                     f"were at the server at once ({elapsed:.2f} s): they should all wait "
+                     "together (section 2).")
+    return ("Titles, error statuses and time-outs all right, with the slow page cut off at the "
+            "timeout and every request at the server at once.")
+

@@ -10,16 +10,19 @@ title and the site paths it links to, and the default behaviour of a few pages:
 - ``flaky``: pages whose first K requests answer 503, then 200 (for retries).
 
 Every answer waits: the page's latency, or ``?delay=`` for one request. Unknown pages answer 404
-and a malformed path 400, each with a reason in plain text. A client that hangs up before its
-answer is logged with status 499.
+(an HTML error page titled "404 Not Found", with the reason; the error pages and the flaky
+page's failures look the same) and a malformed path 400 with the reason in plain text. A
+client that hangs up before its answer is logged with status 499.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 
 from aiohttp import web
@@ -76,7 +79,8 @@ class DemoSite(BackgroundServer):
 
     Paths are site paths such as ``"/index.html"``; ``/`` serves ``/index.html``. Besides
     ``stats`` (requests, in_flight, max_in_flight, log), :meth:`page_counts` tells how many
-    times each page was requested, and :meth:`reset` starts an experiment afresh.
+    times each page was requested, :meth:`peak_in_flight` how many requests the server handled
+    at once, and :meth:`reset` starts an experiment afresh.
     """
 
     def __init__(self, *, latency: float = 0.05, page_latency: Mapping[str, float] | None = None,
@@ -120,9 +124,32 @@ class DemoSite(BackgroundServer):
         """How many requests each path received since the last reset (query left out)."""
         return Counter(r.path.partition("?")[0] for r in self.stats.log)
 
+    def peak_in_flight(self, path_prefix: str = "/") -> int:
+        """The most requests the server handled at once among those logged since the last
+        :meth:`reset` whose path starts with ``path_prefix``. Unlike ``stats.max_in_flight``,
+        requests left over from before the reset (a slow page whose client gave up) do not
+        count."""
+        events = []
+        for r in self.stats.log:
+            if r.path.startswith(path_prefix):
+                events.append((r.started, 1))
+                if r.finished is not None:
+                    events.append((r.finished, -1))
+        peak = now = 0
+        for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # an end before a start
+            now += step
+            peak = max(peak, now)
+        return peak
+
     def reset(self) -> None:
-        """Empty the stats and the log, and make the flaky pages fail again from the start."""
+        """Empty the stats and the log, and make the flaky pages fail again from the start.
+
+        Requests still running (e.g. a slow page whose client gave up: the server finishes
+        its wait anyway) stay counted in ``in_flight``, and ``max_in_flight`` starts from
+        them, so the counter cannot go below zero when they end."""
+        still_running = self.stats.in_flight
         self.stats.reset()
+        self.stats.in_flight = self.stats.max_in_flight = still_running
         self._attempts.clear()
 
     def urls(self, *paths: str) -> list[str]:
@@ -148,7 +175,7 @@ class DemoSite(BackgroundServer):
 
     def delay_for(self, request: web.Request) -> float:
         """``?delay=`` if given; else the page's slow or page latency; else ``latency``."""
-        if "delay" in request.query:
+        if "delay" in request.query or "path" not in request.match_info:  # e.g. a POST: 405
             return super().delay_for(request)
         path = self._site_path(request)
         return self.slow.get(path, self.page_latency.get(path, self.latency))
@@ -157,19 +184,29 @@ class DemoSite(BackgroundServer):
         path = self._site_path(request)
         file = self._files.get(path)
         if file is None:
-            raise web.HTTPNotFound(text=f"no page at {path} on the demo site")
+            return _error_page(404, f"No page at {path} on the demo site.")
         if path in self.errors:
-            status = self.errors[path]
-            return web.Response(status=status, text=f"{path} fails on purpose ({status})")
+            return _error_page(self.errors[path], f"{path} fails on purpose.")
         self._attempts[path] += 1
         attempt, fails = self._attempts[path], self.flaky.get(path, 0)
         if attempt <= fails:
-            return web.Response(status=503,
-                                text=f"{path}: injected failure {attempt} of {fails}")
+            return _error_page(503, f"{path}: injected failure {attempt} of {fails}.")
         if request.transport is None or request.transport.is_closing():
             raise _ClientClosed  # it hung up while its page waited
         kind = _TYPES.get(file.suffix, "application/octet-stream")
         return web.Response(body=file.read_bytes(), content_type=kind, charset="utf-8")
+
+
+def _error_page(status: int, reason: str) -> web.Response:
+    """An error answer as web servers send them: a small HTML page whose title is the status
+    (a scraper that forgets to check the status reads that title)."""
+    name = f"{status} {HTTPStatus(status).phrase}" if status in _STATUSES else str(status)
+    body = (f"<!DOCTYPE html>\n<html><head><title>{name}</title></head>\n"
+            f"<body><h1>{name}</h1><p>{html.escape(reason)}</p></body></html>\n")
+    return web.Response(status=status, text=body, content_type="text/html")
+
+
+_STATUSES = {s.value for s in HTTPStatus}
 
 
 class _ClientClosed(web.HTTPException):
