@@ -248,6 +248,29 @@ def never_closed(upstream_url):
     return app
 
 
+def with_on_event(upstream_url):
+    """The deprecated way: start-up and shut-down events instead of a lifespan."""
+    app = FastAPI()
+
+    @app.on_event("startup")
+    async def open_client():
+        app.state.client = httpx.AsyncClient(base_url=upstream_url)
+
+    @app.on_event("shutdown")
+    async def close_client():
+        await app.state.client.aclose()
+
+    @app.get("/users/{user_id}/summary")
+    async def summary(user_id: int):
+        client = app.state.client
+        user, profile = await asyncio.gather(client.get(f"/users/{user_id}"),
+                                             client.get(f"/users/{user_id}/profile"))
+        return {"id": user_id, "name": user.json()["name"],
+                "followers": profile.json()["followers"]}
+
+    return app
+
+
 def forgot_return(upstream_url):
     make_app(upstream_url)  # builds the app, then returns None
 
@@ -257,6 +280,7 @@ def not_a_function(upstream_url):
 
 
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.filterwarnings("ignore:\\s*on_event is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("wrong, observed", [
     (_with_summary(_sequential), ("one after the other", "never both in flight")),
     (_with_summary(_hard_coded), ("/users/12/summary answered", "Grace Hopper", "Tim Berners-Lee")),
@@ -265,6 +289,7 @@ def not_a_function(upstream_url):
     (_with_summary(_blocking), ("urllib", "event loop's thread")),
     (client_per_request, ("over new connections", "none used twice")),
     (never_closed, ("still open", "after the application shut down")),
+    (with_on_event, ("`on_event`", "deprecates")),
     (forgot_return, ("returned None",)),
     (not_a_function, ("returned <function",)),
 ])
