@@ -4,6 +4,7 @@ markers), the set-up page and the instructor pages (linked, their commands real)
 
 from __future__ import annotations
 
+import ast
 import re
 import socket
 import subprocess
@@ -171,6 +172,66 @@ def test_the_copy_of_this_course(tmp_path):
         broken += _broken_links(page, page.read_text())
         assert "/HEAD?labpath" not in page.read_text(), page
     assert not broken, broken
+
+
+def _tree(source: str) -> ast.AST | None:
+    """A code cell's syntax tree (top-level await allowed, IPython's ! and % lines left out)."""
+    if source.lstrip().startswith("%%"):
+        return None
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))]
+    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        return compile("\n".join(lines), "<cell>", "exec", flags=flags)
+    except SyntaxError:
+        return None
+
+
+def _defined(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def _needs_a_solution(cells) -> list[str]:
+    """Names used by a code cell that only an earlier solution cell defines."""
+    only_solutions: set[str] = set()
+    elsewhere: set[str] = set()
+    needed = []
+    for cell in cells:
+        tree = _tree(cell.source) if cell.cell_type == "code" else None
+        if tree is None:
+            continue
+        if "solution" in cell.metadata.get("tags", []):
+            only_solutions |= _defined(tree) - elsewhere
+            continue
+        used = {node.id for node in ast.walk(tree)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        needed += sorted((used & only_solutions) - _defined(tree) - elsewhere)
+        elsewhere |= _defined(tree)
+        only_solutions -= elsewhere
+    return needed
+
+
+def test_a_cell_that_needs_a_solution_is_found():
+    cells = _notebook().cells
+    assert _needs_a_solution(cells) == []
+    cells.append(nbformat.v4.new_code_cell("print(SECRET + add(1, 2))"))
+    assert _needs_a_solution(cells) == ["SECRET"]  # add() is also the stub's
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
+                         ids=lambda p: p.name)
+def test_no_later_cell_needs_a_name_only_a_solution_defines(path):
+    """The learners' copy runs without its solution cells: a name that only a solution
+    defines must not be used by a cell after it."""
+    needed = _needs_a_solution(nbformat.read(path, as_version=4).cells)
+    assert not needed, f"used after a solution cell that alone defines it: {needed}"
 
 
 def _broken_links(page: Path, text: str) -> list[str]:

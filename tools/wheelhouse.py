@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import email.parser
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -211,8 +212,8 @@ def _pip_download(folder: Path, target: Target, python: str, requirements: list[
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
                "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
                "--dest", str(folder), "--find-links", str(folder)]
-    for platform in target.platforms:
-        command += ["--platform", platform]
+    for tag in target.platforms:
+        command += ["--platform", tag]
     built: set[str] = set()
     while True:
         done = subprocess.run([*command, *requirements], capture_output=True, text=True)
@@ -272,10 +273,10 @@ def install_check(folder: Path, root: Path = ROOT) -> None:
     configuration of this machine), then import what the notebooks import."""
     target, python = parse_folder(folder.name)
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if sys.platform != "linux" or python != here or os.uname().machine != \
+    if sys.platform != "linux" or python != here or platform.machine() != \
             target.platform_machine:
         raise SystemExit(f"--install needs a folder for this machine and Python "
-                         f"(linux-{os.uname().machine}-py{here}); got {folder.name}")
+                         f"(linux-{platform.machine()}-py{here}); got {folder.name}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env |= {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1",
             "PIP_FIND_LINKS": str(folder.resolve()), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -324,7 +325,7 @@ def main() -> int:
     if problems:
         return 1
     if args.install:
-        here = f"linux-{os.uname().machine}-py{sys.version_info.major}.{sys.version_info.minor}"
+        here = f"linux-{platform.machine()}-py{sys.version_info.major}.{sys.version_info.minor}"
         chosen = [f for f in folders if f.name == here]
         if not chosen:
             raise SystemExit(f"--install: no folder {here} in {args.out}")
