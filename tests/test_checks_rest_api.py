@@ -14,16 +14,18 @@ from contextlib import asynccontextmanager
 import aiohttp
 import httpx
 import pytest
+from aiohttp import web
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 from fastapi import FastAPI, HTTPException, Path
 
-from asynclab.checks.rest_api import check_summary, check_summary_errors
+from asynclab.checks.rest_api import check_aiohttp_users, check_summary, check_summary_errors
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("gather(", "TaskGroup(", "AsyncClient(", "asynccontextmanager",
                  "aclose()", "app.state", "HTTPException(", "raise_for_status",
-                 "except httpx", "status_code=502", "Path(")
+                 "except httpx", "status_code=502", "Path(", "isdigit", "except ValueError",
+                 "json_response", "HTTPNotFound(", "match_info")
 
 rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
@@ -375,10 +377,145 @@ def test_summary_errors_rejects(wrong, observed):
     rejected(asyncio.run(check_summary_errors(wrong)), *observed)
 
 
+# -- exercise 3: aiohttp.web -------------------------------------------------------------------
+def _error(exc_class, reason):
+    return exc_class(text=json.dumps({"detail": reason}), content_type="application/json")
+
+
+def make_aiohttp_app(users):
+    async def list_users(request):
+        return web.json_response(list(users.values()))
+
+    async def get_user(request):
+        raw = request.match_info["user_id"]
+        if not raw.isdigit() or int(raw) < 1:
+            raise _error(web.HTTPUnprocessableEntity, f"user_id must be an integer >= 1: {raw!r}")
+        if int(raw) not in users:
+            raise _error(web.HTTPNotFound, f"no user {raw}")
+        return web.json_response(users[int(raw)])
+
+    app = web.Application()
+    app.router.add_get("/users", list_users)
+    app.router.add_get("/users/{user_id}", get_user)
+    return app
+
+
+def aiohttp_variant(get_user):
+    def make(users):
+        async def default_list(request):
+            return web.json_response(list(users.values()))
+
+        async def handler(request):
+            return await get_user(request, users)
+
+        app = web.Application()
+        app.router.add_get("/users", default_list)
+        app.router.add_get("/users/{user_id}", handler)
+        return app
+    return make
+
+
+async def _naive(request, users):
+    return web.json_response(users[int(request.match_info["user_id"])])
+
+
+async def _no_int_check(request, users):
+    user_id = int(request.match_info["user_id"])
+    if user_id not in users:
+        raise _error(web.HTTPNotFound, f"no user {user_id}")
+    return web.json_response(users[user_id])
+
+
+async def _plain_text_404(request, users):
+    raw = request.match_info["user_id"]
+    if not raw.isdigit():
+        raise _error(web.HTTPBadRequest, "not a number")
+    if int(raw) not in users:
+        raise web.HTTPNotFound()
+    return web.json_response(users[int(raw)])
+
+
+async def _error_as_200(request, users):
+    raw = request.match_info["user_id"]
+    if not raw.isdigit() or int(raw) not in users:
+        return web.json_response({"detail": f"no user {raw}"})
+    return web.json_response(users[int(raw)])
+
+
+async def _str_body(request, users):
+    raw = request.match_info["user_id"]
+    if not raw.isdigit() or int(raw) not in users:
+        raise _error(web.HTTPNotFound, f"no user {raw}")
+    return web.Response(text=str(users[int(raw)]))
+
+
+HARD_CODED = {1: {"id": 1, "name": "Ada Lovelace"}, 2: {"id": 2, "name": "Alan Turing"}}
+
+
+async def _hard_coded(request, users):
+    return await _get_from(request, HARD_CODED)
+
+
+async def _get_from(request, table):
+    raw = request.match_info["user_id"]
+    if not raw.isdigit() or int(raw) not in table:
+        raise _error(web.HTTPNotFound, f"no user {raw}")
+    return web.json_response(table[int(raw)])
+
+
+async def _blocking(request, users):
+    import time
+    time.sleep(0.01)  # noqa: ASYNC251 (the mistake under test)
+    return await _get_from(request, users)
+
+
+def forgot_app(users):
+    make_aiohttp_app(users)
+
+
+@pytest.mark.parametrize("wrong, observed", [
+    (aiohttp_variant(_naive), ("GET /users/99", "answered 500", "escaped the handler")),
+    (aiohttp_variant(_no_int_check), ("GET /users/abc", "answered 500")),
+    (aiohttp_variant(_plain_text_404), ("GET /users/99", "status is right", "detail")),
+    (aiohttp_variant(_error_as_200), ("GET /users/99", "answered 200", "expected 404")),
+    (aiohttp_variant(_str_body), ("GET /users/3", "answered 200 \"{'id': 3",)),
+    (aiohttp_variant(_hard_coded), ("With users [3, 8], GET /users/3 answered 404",)),
+    (aiohttp_variant(_blocking), ("time.sleep", "section 5")),
+    (forgot_app, ("returned None",)),
+])
+def test_aiohttp_users_rejects(wrong, observed):
+    rejected(asyncio.run(check_aiohttp_users(wrong)), *observed)
+
+
+def test_aiohttp_users_accepts_a_400_and_a_list_in_another_order():
+    users_key = web.AppKey("users", dict)
+
+    async def bad_request(request):
+        raw = request.match_info["user_id"]
+        if not raw.lstrip("-").isdigit():
+            raise _error(web.HTTPBadRequest, "not a number")
+        return await _get_from(request, request.app[users_key])
+
+    async def reversed_list(request):
+        return web.json_response(list(reversed(list(request.app[users_key].values()))))
+
+    def make(users):
+        app = web.Application()
+        app[users_key] = users
+        app.router.add_get("/users", reversed_list)
+        app.router.add_get("/users/{user_id}", bad_request)
+        return app
+
+    result = asyncio.run(check_aiohttp_users(make))
+    assert result.passed, result.message
+
+
 def test_reference_answers_pass():
     for answer in (make_app, make_app_errors, make_app_aiohttp):
         result = asyncio.run(check_summary(answer))
         assert result.passed, result.message
+    result = asyncio.run(check_aiohttp_users(make_aiohttp_app))
+    assert result.passed, result.message
     for answer in (make_app_errors, make_app_aiohttp, make_app_task_group,
                    _mapping(404, 502, typed=str)):  # a str id: the upstream's 404 is enough
         result = asyncio.run(check_summary_errors(answer))
@@ -387,7 +524,8 @@ def test_reference_answers_pass():
 
 @pytest.mark.load
 @pytest.mark.parametrize("check, answer", [(check_summary, make_app_errors),
-                                           (check_summary_errors, make_app_errors)])
+                                           (check_summary_errors, make_app_errors),
+                                           (check_aiohttp_users, make_aiohttp_app)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))

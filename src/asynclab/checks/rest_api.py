@@ -8,13 +8,16 @@ DemoAPI). The checks run the application in-process, as the notebook does: its l
 the upstream's side: when each upstream request arrived and ended (were the two requests of
 a summary in flight together?), which client connection carried it (was one client shared by
 the requests, or made anew for each?), and whether those connections were closed when the
-application shut down.
+application shut down. The third check serves the learner's ``aiohttp.web`` application in
+the check's own loop and reads its answers to good and bad ids.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,7 +30,7 @@ from aiohttp import web
 from ..servers import DemoAPI, Request, profile_record, user_record
 from ._core import blocking_message, checker, fail, require_callable, run_learner
 
-__all__ = ["check_summary", "check_summary_errors"]
+__all__ = ["check_aiohttp_users", "check_summary", "check_summary_errors"]
 
 _LATENCY = 0.05
 #: Users asked for one after another: position is not identity, so a hard-coded answer fails.
@@ -270,3 +273,117 @@ async def check_summary_errors(make_app: Callable[[str], Any]) -> str:
                  f"what went wrong ({see}).")
     return ("A good id still works; a bad or unknown id got a 4xx, the upstream's failure a "
             "502, each with a detail, and never a 500.")
+
+
+# -- exercise 3: the same API in aiohttp.web ---------------------------------------------------
+#: Two user tables, with ids that are not 1, 2, 3...: a hard-coded table fails.
+_TABLES: tuple[dict[int, dict[str, object]], ...] = (
+    {3: {"id": 3, "name": "Grace Hopper"}, 8: {"id": 8, "name": "Dennis Ritchie"}},
+    {5: {"id": 5, "name": "Barbara Liskov"}, 11: {"id": 11, "name": "Radia Perlman"},
+     17: {"id": 17, "name": "Sophie Wilson"}},
+)
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: object
+    content_type: str
+
+
+async def _serve_aiohttp(app: web.Application, paths: Sequence[str]) -> list[_Answer]:
+    """Serve ``app`` on 127.0.0.1 (a port the OS chooses) in this loop, GET every path with
+    aiohttp, and stop the server."""
+    import aiohttp
+
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    answers = []
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        async with aiohttp.ClientSession(f"http://{host}:{port}") as session:
+            for path in paths:
+                async with session.get(path) as response:
+                    text = await response.text()
+                    try:
+                        body: object = json.loads(text)
+                    except ValueError:
+                        body = text
+                    answers.append(_Answer(response.status, body, response.content_type))
+    finally:
+        await runner.cleanup()
+    return answers
+
+
+@checker
+async def check_aiohttp_users(make_aiohttp_app: Callable[[dict[int, Any]], Any]) -> str:
+    """``make_aiohttp_app(users)`` builds an ``aiohttp.web.Application`` with ``GET /users``
+    (every user of ``users``) and ``GET /users/{user_id}`` (one user as JSON; 404 with a
+    ``detail`` for an unknown id; 422 or 400 with a ``detail`` for an id that is not an integer
+    of at least 1)."""
+    require_callable(make_aiohttp_app, "make_aiohttp_app", is_async=False)
+    see = "section 5"
+    server_log = logging.getLogger("aiohttp.server")  # it logs a handler's exception
+    for users in _TABLES:
+        table = {k: dict(v) for k, v in users.items()}  # a copy: the learner may change it
+        try:
+            app = make_aiohttp_app(table)
+        except Exception as exc:
+            fail(f"make_aiohttp_app(users) raised {type(exc).__name__}: {_short(str(exc))}.")
+        if not isinstance(app, web.Application):
+            fail(f"make_aiohttp_app(users) returned {_short(app, 60)}; expected the "
+                 "aiohttp.web.Application it builds (`return app` at the end?).")
+        some = sorted(users)
+        paths = ["/users", *(f"/users/{i}" for i in some), "/users/99", "/users/abc",
+                 "/users/0", "/users/-2"]
+        disabled, server_log.disabled = server_log.disabled, True
+        try:
+            outcome = await run_learner(_serve_aiohttp, app, paths, time_limit=5.0)
+        finally:
+            server_log.disabled = disabled
+        if outcome.blocking:
+            fail(blocking_message("A handler", outcome.blocking, see))
+        if outcome.timed_out or outcome.error is not None:
+            what = "timed out" if outcome.timed_out else (
+                f"raised {type(outcome.error).__name__}: {_short(str(outcome.error))}")
+            fail(f"Serving the application and sending it {len(paths)} requests {what}.")
+        answers = dict(zip(paths, outcome.value, strict=True))
+        listing = answers["/users"]
+        expected_list = [users[i] for i in some]
+        got = listing.body
+        if isinstance(got, list) and all(isinstance(u, dict) for u in got):
+            got = sorted(got, key=lambda u: str(u.get("id")))
+            expected_list = sorted(expected_list, key=lambda u: str(u["id"]))
+        if listing.status != 200 or got != expected_list:
+            fail(f"With users {sorted(users)}, GET /users answered {listing.status} "
+                 f"{_short(listing.body, 90)}; expected 200 and those users as a JSON list.")
+        for user_id in some:
+            answer = answers[f"/users/{user_id}"]
+            if answer.status != 200 or answer.body != users[user_id]:
+                fail(f"With users {sorted(users)}, GET /users/{user_id} answered "
+                     f"{answer.status} {_short(answer.body, 90)}; expected 200 "
+                     f"{users[user_id]}.")
+            if answer.content_type != "application/json":
+                fail(f"GET /users/{user_id} answered with content type "
+                     f"{answer.content_type!r}; a JSON API answers 'application/json' "
+                     f"({see}).")
+        for path, right, about in (("/users/99", (404,), "an unknown user"),
+                                   ("/users/abc", (400, 422), "an id that is not a number"),
+                                   ("/users/0", (400, 404, 422), "an id of 0"),
+                                   ("/users/-2", (400, 404, 422), "a negative id")):
+            answer = answers[path]
+            wanted = " or ".join(map(str, right))
+            if answer.status == 500:
+                fail(f"GET {path} ({about}) answered 500 Internal Server Error: an "
+                     f"exception escaped the handler. Expected {wanted} ({see}).")
+            if answer.status not in right:
+                fail(f"GET {path} ({about}) answered {answer.status} "
+                     f"{_short(answer.body, 80)}; expected {wanted} ({see}).")
+            if not (isinstance(answer.body, dict) and answer.body.get("detail")):
+                fail(f"GET {path} ({about}) answered {answer.status} with "
+                     f"{_short(answer.body, 80)}: the status is right, but the body should "
+                     f"be JSON with a `detail` that says what went wrong ({see}).")
+    return ("Both user tables served: the list, each user as JSON, a 404 for an unknown id "
+            "and a 4xx for a bad one, each with a detail, never a 500.")
