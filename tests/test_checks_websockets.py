@@ -1,100 +1,259 @@
-"""The checks of notebook 12 (Websockets) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+"""The checks of notebook 12 (Websockets) reject a catalogue of realistic wrong answers, each
+with a sentence that says what was observed and no solution code, and accept the reference
+answers, also repeatedly under a bursty CPU load."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-import urllib.request
+import functools
+import json
+from asyncio import run
 
 import aiohttp
 import pytest
+from aiohttp import WSMsgType
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.websockets import check_websockets_fetch_all, check_websockets_pause
+from asynclab.checks.websockets import check_echo_all, check_read_ticks
+
+#: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
+SOLUTION_CODE = ("ws_connect(", "send_bytes", "send_str", "receive(", "asyncio.timeout",
+                 "await ws.close", "isinstance(", "async for", "msg.data", "msg.json",
+                 "WSMsgType.")
+
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
-        response.raise_for_status()
-        return (await response.json())["name"]
+# -- exercise 1: echo ----------------------------------------------------------------------------
+async def echo_all(url, messages):
+    replies = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        for message in messages:
+            if isinstance(message, bytes):
+                await ws.send_bytes(message)
+            else:
+                await ws.send_str(message)
+            replies.append((await ws.receive()).data)
+    return replies
 
 
-async def fetch_all(base_url, ids):
+async def echo_all_pipelined(url, messages):
+    """Another right answer: send everything first, then read the replies."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        for message in messages:
+            await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+        return [(await ws.receive()).data for _ in messages]
+
+
+async def echo_one_socket_each(url, messages):
+    replies = []
     async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+        for message in messages:
+            replies += await _one(session, url, message)
+    return replies
 
 
-async def sequential(base_url, ids):
+async def _one(session, url, message):
+    async with session.ws_connect(url) as ws:
+        await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+        return [(await ws.receive()).data]
+
+
+async def echo_all_as_text(url, messages):
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        replies = []
+        for message in messages:
+            await ws.send_str(str(message))
+            replies.append((await ws.receive()).data)
+        return replies
+
+
+async def echo_all_messages(url, messages):
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        replies = []
+        for message in messages:
+            await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+            replies.append(await ws.receive())
+        return replies
+
+
+async def echo_all_guide(url, messages):
+    """The guide's loop: read until the server closes (an echo server never does)."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        for message in messages:
+            await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+        replies = []
+        async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                replies.append(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+        return replies
+
+
+async def echo_all_first_reply(url, messages):
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        for message in messages:
+            await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+        return [(await ws.receive()).data]
+
+
+async def echo_all_never_closed(url, messages):
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(url)
+    replies = []
+    for message in messages:
+        await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+        replies.append((await ws.receive()).data)
+    return replies
+
+
+async def echo_all_session_only(url, messages):
+    """Closes the session, not the websocket: the connection is cut, no close handshake."""
     async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+        ws = await session.ws_connect(url)
+        replies = []
+        for message in messages:
+            await (ws.send_bytes(message) if isinstance(message, bytes) else ws.send_str(message))
+            replies.append((await ws.receive()).data)
+    return replies
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
-
-
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+def test_echo_all_accepts_the_solutions():
+    for answer in (echo_all, echo_all_pipelined):
+        result = run(check_echo_all(answer))
+        assert result.passed, result.message
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+    (echo_one_socket_each, ["opened 4 websockets for 4 messages"]),
+    (echo_all_as_text, ["received b'\\x00\\x01\\x02' as a TEXT message", "BINARY"]),
+    (echo_all_messages, ["returned WSMessage objects"]),
+    (echo_all_guide, ["did not finish within 3 s", "never closes the connection"]),
+    (echo_all_first_reply, ["returned ['hello']", "received 4 messages"]),
+    (echo_all_never_closed, ["left something open", "Unclosed"]),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_websockets_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_echo_all_rejects(wrong, observed):
+    rejected(run(check_echo_all(wrong)), *observed)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
+def test_echo_all_rejects_a_cut_connection():
+    result = run(check_echo_all(echo_all_session_only))
+    assert not result.passed
+    assert ("without a close handshake" in result.message
+            or "without a normal close" in result.message
+            or "left something open" in result.message), result.message
 
 
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
+# -- exercise 2: ticks until the server closes or goes silent ---------------------------------
+async def read_ticks(url, silence):
+    prices = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        while True:
+            try:
+                async with asyncio.timeout(silence):
+                    msg = await ws.receive()
+            except TimeoutError:
+                break  # leaving `async with` closes the websocket from our side
+            if msg.type != WSMsgType.TEXT:
+                break  # CLOSE, CLOSING, CLOSED or ERROR: the stream is over
+            prices.append(msg.json()["price"])
+    return prices
 
 
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
+async def read_ticks_receive_timeout(url, silence):
+    """Another right answer: aiohttp's own per-call timeout (no heartbeat on the check's
+    server, so no ping restarts it)."""
+    prices = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        while True:
+            try:
+                msg = await ws.receive(timeout=silence)
+            except TimeoutError:
+                return prices
+            if msg.type != WSMsgType.TEXT:
+                return prices
+            prices.append(json.loads(msg.data)["price"])
 
 
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
+async def read_ticks_async_for(url, silence):
+    """The guide's loop: fine while the server closes; waits forever when it goes silent."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        return [msg.json()["price"] async for msg in ws]
 
 
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
+async def read_ticks_total_limit(url, silence):
+    prices = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        try:
+            async with asyncio.timeout(silence):
+                async for msg in ws:
+                    prices.append(msg.json()["price"])
+        except TimeoutError:
+            pass
+    return prices
+
+
+def _fixed(limit):
+    async def read_ticks_fixed(url, silence):
+        return await read_ticks(url, limit)
+    return read_ticks_fixed
+
+
+async def read_ticks_raw(url, silence):
+    data = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        while True:
+            try:
+                async with asyncio.timeout(silence):
+                    msg = await ws.receive()
+            except TimeoutError:
+                break
+            if msg.type != WSMsgType.TEXT:
+                break
+            data.append(msg.data)
+    return data
+
+
+async def read_ticks_ignores_close(url, silence):
+    """Treats every message as a tick: the CLOSE message has no JSON."""
+    prices = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        while True:
+            try:
+                async with asyncio.timeout(silence):
+                    msg = await ws.receive()
+            except TimeoutError:
+                break
+            prices.append(msg.json()["price"])
+    return prices
+
+
+def test_read_ticks_accepts_the_solutions():
+    for answer in (read_ticks, read_ticks_receive_timeout):
+        result = run(check_read_ticks(answer))
+        assert result.passed, result.message
+
+
 @pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
+    (read_ticks_async_for, ["did not finish within", "goes silent", "close that never comes"]),
+    (read_ticks_total_limit, ["returned 2 of the 5 prices", "whole stream"]),
+    (_fixed(2.0), ["closed the websocket 2.", "silence=0.2", "fixed number"]),
+    # on a busy machine a fixed 1.0 may already be caught late in the silence=0.2 case
+    (_fixed(0.5), ["s after the last tick", "fixed number"]),
+    (_fixed(1.0), ["s after the last tick", "fixed number"]),
+    (read_ticks_raw, ["as numbers"]),
+    (read_ticks_ignores_close, ["raised"]),
 ])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_websockets_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
+def test_read_ticks_rejects(wrong, observed):
+    rejected(run(check_read_ticks(wrong)), *observed)
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_websockets_fetch_all, fetch_all),
-                                           (check_websockets_pause, pause)])
+@pytest.mark.parametrize("check, answer", [(check_echo_all, echo_all),
+                                           (check_read_ticks, read_ticks)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
-        result = asyncio.run(check(answer))
+        result = run(check(answer))
         assert result.passed, result.message

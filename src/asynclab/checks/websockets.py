@@ -1,56 +1,223 @@
 """Checks for notebook 12 (Websockets).
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+The checks look from the server's side: the course's websocket server logs every message with
+its type (TEXT, BINARY, CLOSE...), which connection it came on and when. So a check can tell
+bytes sent as TEXT, one connection per message, a connection dropped without a close
+handshake, and how long a client waited after the last message before it gave up. The
+learner's code is called through :func:`run_learner`; warnings it causes (an unclosed session
+or response) are caught and reported, never left to leak into the notebook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+import aiohttp
 
-__all__ = ["check_websockets_fetch_all", "check_websockets_pause"]
+from ..servers import DemoWebSocketServer
+from ..servers.ws import Message, ticker_prices
+from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+__all__ = ["check_echo_all", "check_read_ticks"]
+
+
+def _short(value: object, width: int = 90) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+async def _call(name: str, func: Callable[..., Any], *args: Any, time_limit: float,
+                slow: str) -> Outcome:
+    """Run the learner's function; fail on a blocking call, a time-out (``slow`` says why it
+    may have hung), an exception, an un-awaited result, or a resource warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        outcome = await run_learner(func, *args, time_limit=time_limit)
+        gc.collect()
+    if outcome.blocking:
+        fail(blocking_message(name, outcome.blocking, "notebook 03 shows why"))
+    if outcome.timed_out:
+        fail(f"{name} did not finish within {time_limit:g} s: {slow}")
+    if outcome.error is not None:
+        exc = outcome.error
+        fail(f"{name} raised {type(exc).__name__}: {_short(str(exc), 120)}")
+    if outcome.unawaited:
+        fail(f"{name} returned a {outcome.unawaited} object instead of a value: a missing "
+             "`await` somewhere?")
+    leaks = sorted({str(w.message).split("\n")[0][:60] for w in caught
+                    if issubclass(w.category, ResourceWarning)})
+    if leaks:
+        fail(f"{name} left something open: Python warned {leaks[0]!r}. Every session and "
+             "websocket it opens must be closed before it returns (section 2).")
+    return outcome
+
+
+def _client(log: Sequence[Message]) -> str:
+    """The name of the (first) connection in the log."""
+    return log[0].client if log else ""
+
+
+def _ending(log: Sequence[Message], client: str) -> str:
+    """How the connection of ``client`` ended, seen from the server: "" for a clean close
+    from the client (CLOSE 1000), else a description."""
+    mine = [m for m in log if m.client == client]
+    last = mine[-1] if mine else None
+    if last is None or last.kind not in ("CLOSE", "ERROR"):
+        return "was still open"
+    if last.direction == "out":
+        return "was closed by the server, not by your code"
+    if last.kind == "ERROR":
+        return f"broke off without a close handshake ({last.data})"
+    if last.data != 1000:
+        return f"ended without a normal close (the server saw close code {last.data})"
+    return ""
+
+
+# -- exercise 1: echo ---------------------------------------------------------------------------
+#: Messages to echo: text and bytes mixed, a repeated message, text that is not ASCII.
+_ECHO_CASES: tuple[tuple[str | bytes, ...], ...] = (
+    ("hello", b"\x00\x01\x02", "hello", "naïve ☕"),
+    (b"raw", "two", b"\xff", "four", "five"),
+)
 
 
 @checker
-async def check_websockets_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
+async def check_echo_all(echo_all: Callable[..., Any]) -> str:
+    """``echo_all(url, messages)`` sends each message to the echo server on ONE websocket
+    (str as TEXT, bytes as BINARY), returns the replies in order, and closes the websocket
+    itself (a close handshake the server sees)."""
+    require_callable(echo_all, "echo_all", is_async=True)
+    with DemoWebSocketServer(heartbeat=None) as server:
+        for messages in _ECHO_CASES:
+            server.stats.reset()
+            call = f"echo_all(url, {_short(list(messages), 70)})"
+            outcome = await _call(
+                "echo_all", echo_all, server.ws_url("/ws/echo"), list(messages),
+                time_limit=3.0,
+                slow="the echo server answers each message and then waits for the next one; "
+                     "it never closes the connection itself, so a loop that reads until the "
+                     "connection closes waits forever (section 2).")
+            await server.settle(1.0)
+            stats = server.stats
+            if stats.connections > 1:
+                fail(f"{call} opened {stats.connections} websockets for {len(messages)} "
+                     "messages: one connection carries them all, in both directions "
+                     "(section 1).")
+            if stats.connections == 0:
+                fail(f"{call} never connected to the server: did it use the `url` it was "
+                     "given?")
+            received = stats.of(route="echo", direction="in")
+            for sent, seen in zip(messages, (m for m in received
+                                             if m.kind in ("TEXT", "BINARY")), strict=False):
+                want = "BINARY" if isinstance(sent, bytes) else "TEXT"
+                if seen.kind != want:
+                    fail(f"For {call}, the server received {_short(sent, 30)} as a "
+                         f"{seen.kind} message ({_short(seen.data, 30)}): a {type(sent).__name__}"
+                         f" travels as a {want} message, and comes back as one (section 1).")
+            result = outcome.value
+            if isinstance(result, list | tuple) and any(isinstance(r, aiohttp.WSMessage)
+                                                        for r in result):
+                fail(f"{call} returned WSMessage objects (the first: {_short(result[0].data, 40)} "
+                     f"in a {result[0].type.name} message): return what each message carries, "
+                     "the text or the bytes (section 1).")
+            if not isinstance(result, list) or result != list(messages):
+                count = sum(1 for m in received if m.kind in ("TEXT", "BINARY"))
+                fail(f"{call} returned {_short(result)}; expected the {len(messages)} replies, "
+                     f"in order and of the same types (the server received {count} messages "
+                     "and echoed each one).")
+            ending = _ending(stats.messages, _client(stats.messages))
+            if ending:
+                fail(f"The replies are right, but the websocket of {call} {ending}: close it "
+                     "from the client, so that both sides agree it is over (section 2).")
+    return ("One websocket per call, text as TEXT and bytes as BINARY, every reply in order, "
+            "and a clean close from your side.")
+
+
+# -- exercise 2: a ticker and a silence limit ----------------------------------------------------
+#: (count, interval, stall_after, silence): a ticker that closes itself; one that goes silent
+#: (twice, with different silences, so a hard-coded limit fails); one slower than ``silence``
+#: in total but not between two ticks (a limit on the whole stream cuts it).
+_TICK_CASES: tuple[tuple[int, float, int | None, float], ...] = (
+    (4, 0.05, None, 0.5),
+    (6, 0.05, 3, 0.2),
+    (5, 0.15, None, 0.45),
+    (6, 0.05, 2, 1.3),
+)
+#: A client gives up at least ``silence`` after the last tick (less this, for the trip over
+#: loopback) and at most this much later (a busy machine is slow: 0.05-0.1 s late is usual
+#: here, 0.5-0.7 s was seen a few times with the machine loaded). With silences 0.2 and 1.3
+#: no fixed limit passes both: it would have to be at most 0.2 + 1.0 and at least 1.3 - 0.05.
+_EARLY, _LATE = 0.05, 1.0
+
+
+@checker
+async def check_read_ticks(read_ticks: Callable[..., Any]) -> str:
+    """``read_ticks(url, silence)`` returns the prices a ticker sends, until the server closes
+    the websocket or ``silence`` seconds pass without a message; then it closes the websocket
+    itself."""
+    require_callable(read_ticks, "read_ticks", is_async=True)
+    waits = []
+    with DemoWebSocketServer(heartbeat=None) as server:
+        for count, interval, stall_after, silence in _TICK_CASES:
+            server.stats.reset()
+            query = f"count={count}&interval={interval}"
+            if stall_after is not None:
+                query += f"&stall_after={stall_after}"
+            path = f"/ws/ticker?{query}"
+            call = f"read_ticks(url, silence={silence})"
+            what = (f"a ticker that sends {count} ticks, one every {interval} s, and closes"
+                    if stall_after is None else
+                    f"a ticker that sends {stall_after} ticks and then goes silent "
+                    "without closing")
+            outcome = await _call(
+                "read_ticks", read_ticks, server.ws_url(path), silence,
+                time_limit=count * interval + silence + 2.0,
+                slow=f"with {what}, it should have returned about {silence} s after the "
+                     "last tick. Does it wait for a close that never comes (section 3)?")
+            await server.settle(1.0)
+            stats = server.stats
+            expected = ticker_prices(count if stall_after is None else stall_after)
+            result = outcome.value
+            if stats.connections != 1:
+                fail(f"{call} opened {stats.connections} websockets to the ticker; one is "
+                     "enough.")
+            if isinstance(result, list) and result and not all(
+                    isinstance(p, int | float) for p in result):
+                fail(f"{call} returned {_short(result, 80)}: return the prices, as numbers "
+                     "(each tick is JSON with a \"price\").")
             if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
-
-
-@checker
-async def check_websockets_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+                got = len(result) if isinstance(result, list | tuple) else None
+                cut = (f" It returned {got} of the {len(expected)} prices: with {what}, the "
+                       f"ticks came every {interval} s, never {silence} s apart. Is the silence "
+                       "limit applied to the whole stream instead of to each wait (section 3)?"
+                       if got is not None and got < len(expected)
+                       and result == expected[:got] else "")
+                fail(f"For {what}, {call} returned {_short(result, 80)}; expected the prices "
+                     f"sent, in order: {_short(expected, 80)}.{cut}")
+            if stall_after is None:
+                ending = _ending(stats.messages, _client(stats.messages))
+                if ending != "was closed by the server, not by your code":
+                    fail(f"For {what}, the websocket {ending or 'was closed from your side'}.")
+                continue
+            ticks = [m.at for m in stats.of(route="ticker", direction="out")
+                     if m.kind == "TEXT"]
+            ending = _ending(stats.messages, _client(stats.messages))
+            if ending:
+                fail(f"For {what}, {call} returned the right prices, but the websocket "
+                     f"{ending}: after giving up, close it from your side (section 3).")
+            closed = stats.of(_client(stats.messages))[-1].at
+            waited = closed - ticks[-1]
+            if waited < silence - _EARLY:
+                fail(f"For {what}, {call} gave up {waited:.2f} s after the last tick: "
+                     f"silence={silence} asks it to wait {silence} s. Is the limit a fixed "
+                     "number instead of the argument?")
+            if waited > silence + _LATE:
+                fail(f"For {what}, {call} closed the websocket {waited:.2f} s after the last "
+                     f"tick; with silence={silence} it should give up after about {silence} s. "
+                     "Is the limit a fixed number instead of the argument?")
+            waits.append(f"{waited:.2f} s for silence={silence}")
+    return ("Every price in order; a ticker that closed ended your loop, and a silent one was "
+            f"closed from your side after the silence (waited {', '.join(waits)}).")

@@ -36,7 +36,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from .base import BackgroundServer, ServerStats
 
-__all__ = ["DemoWebSocketServer", "Message", "WebSocketStats"]
+__all__ = ["DemoWebSocketServer", "Message", "WebSocketStats", "ticker_prices"]
 
 _NAME = re.compile(r"[\w .-]{1,32}")
 #: The largest message the server accepts (bytes); a bigger one closes the socket with 1009.
@@ -86,6 +86,16 @@ class WebSocketStats(ServerStats):
         return [m for m in self.messages if (client is None or m.client == client)
                 and (route is None or m.route == route)
                 and (direction is None or m.direction == direction)]
+
+
+def ticker_prices(count: int, symbol: str = "ASYNC") -> list[float]:
+    """The first ``count`` prices the ticker sends for ``symbol`` (the same every time)."""
+    draw = random.Random(symbol)
+    prices, price = [], 100.0
+    for _ in range(count):
+        price = round(price * (1 + draw.uniform(-0.01, 0.01)), 2)
+        prices.append(price)
+    return prices
 
 
 class _Client:
@@ -292,11 +302,9 @@ class DemoWebSocketServer(BackgroundServer):
         client = await self._open(request, "ticker")
 
         async def push() -> None:
-            draw = random.Random(symbol)
-            price = 100.0
-            for seq in range(1, min(count, stall_after) + 1):
+            prices = ticker_prices(min(count, stall_after), symbol)
+            for seq, price in enumerate(prices, start=1):
                 await asyncio.sleep(interval)
-                price = round(price * (1 + draw.uniform(-0.01, 0.01)), 2)
                 await client.send_json({"seq": seq, "symbol": symbol, "price": price})
             if stall_after >= count:
                 await client.close(WSCloseCode.OK, "ticker done")
