@@ -14,7 +14,12 @@ import pytest
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.files import check_read_all, check_read_texts, watching_file_reads
+from asynclab.checks.files import (
+    check_read_all,
+    check_read_texts,
+    check_save_all,
+    watching_file_reads,
+)
 
 SOLUTION_CODE = ["to_thread", "run_in_executor", "ThreadPoolExecutor", "max_workers",
                  "aiofiles"]
@@ -251,12 +256,111 @@ def test_read_all_accepts_the_reference():
     assert time.perf_counter() - start < 3  # 3 + 3 + 1 rounds of 60 ms
 
 
+# -- Exercise 3: save_all ----------------------------------------------------------------
+
+def _write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+async def save_all(folder, reports):
+    await asyncio.gather(*(asyncio.to_thread(_write, folder / name, text)
+                           for name, text in reports.items()))
+
+
+async def save_all_one_thread(folder, reports):
+    def write_all():
+        for name, text in reports.items():
+            (folder / name).write_text(text, encoding="utf-8")
+    await asyncio.to_thread(write_all)
+
+
+async def save_all_aiofiles(folder, reports):
+    for name, text in reports.items():
+        async with aiofiles.open(folder / name, "w", encoding="utf-8") as f:
+            await f.write(text)
+
+
+async def write_on_loop(folder, reports):
+    for name, text in reports.items():
+        _write(folder / name, text)
+
+
+async def open_in_thread_write_on_loop(folder, reports):
+    for name, text in reports.items():
+        f = await asyncio.to_thread(open, folder / name, "w", encoding="utf-8")
+        with f:
+            f.write(text)
+
+
+async def appends(folder, reports):
+    def add(path, text):
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+    await asyncio.gather(*(asyncio.to_thread(add, folder / name, text)
+                           for name, text in reports.items()))
+
+
+async def write_not_awaited(folder, reports):
+    for name, text in reports.items():
+        async with aiofiles.open(folder / name, "w", encoding="utf-8") as f:
+            f.write(text)  # the mistake under test: a coroutine, never awaited
+
+
+async def threads_not_awaited(folder, reports):
+    for name, text in reports.items():
+        asyncio.to_thread(_write, folder / name, text)  # the mistake under test
+
+
+async def returns_early(folder, reports):
+    for name, text in reports.items():
+        return await asyncio.to_thread(_write, folder / name, text)
+
+
+async def first_folder_only(folder, reports):
+    first = getattr(first_folder_only, "folder", None) or folder
+    first_folder_only.folder = first  # "remembers" the folder of its first call
+    await asyncio.gather(*(asyncio.to_thread(_write, first / name, text)
+                           for name, text in reports.items()))
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.parametrize("wrong, observed", [
+    (write_on_loop, ["event loop's thread", "open() 3 times", "io.TextIOWrapper.write() 3 times",
+                     "section 6"]),
+    (open_in_thread_write_on_loop, ["event loop's thread", "io.TextIOWrapper.write() 3 times"]),
+    (appends, ["old text followed by the new one", "not replaced"]),
+    (write_not_awaited, ["report_a.txt held ''", "warned that", "was never awaited"]),
+    (returns_early, ["report_b.txt, report_c.txt did not exist"]),
+    (first_folder_only, ["summary_2.txt, summary_1.txt did not exist", "somewhere else"]),
+])
+def test_save_all_rejects(wrong, observed):
+    first_folder_only.folder = None
+    rejected(asyncio.run(check_save_all(wrong)), *observed)
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+def test_save_all_names_the_coroutine_the_learner_forgot_to_await():
+    # The name is what the learner wrote (and forgot to await), not a hint: allowed here.
+    assert_rejected(asyncio.run(check_save_all(threads_not_awaited)), "did not exist",
+                    "Python warned that to_thread was never awaited",
+                    solution_code=[c for c in SOLUTION_CODE if c != "to_thread"])
+
+
+@pytest.mark.parametrize("answer", [save_all, save_all_one_thread, save_all_aiofiles])
+def test_save_all_accepts(answer):
+    result = asyncio.run(check_save_all(answer))
+    assert result.passed, result.message
+
+
 # -- under load ---------------------------------------------------------------------------
 
 @pytest.mark.load
 @pytest.mark.parametrize("check, answer", [(check_read_texts, read_texts),
                                            (check_read_texts, read_texts_gather),
-                                           (check_read_all, read_all)])
+                                           (check_read_all, read_all),
+                                           (check_save_all, save_all),
+                                           (check_save_all, save_all_aiofiles)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))

@@ -33,13 +33,16 @@ from typing import Any
 from blockbuster import BlockBuster, BlockBusterFunction
 
 from ._core import checker, fail, require_callable, run_learner
-from ._observe import fail_on_outcome
+from ._observe import fail_on_outcome, observe
 
-__all__ = ["check_read_all", "check_read_texts"]
+__all__ = ["check_read_all", "check_read_texts", "check_save_all"]
 
 #: The file-reading functions watched on the event loop's thread (blockbuster's names).
 FILE_READS: tuple[str, ...] = ("io.TextIOWrapper.read", "io.BufferedReader.read",
                                "io.BufferedRandom.read", "os.read")
+#: The file-writing functions watched the same way.
+FILE_WRITES: tuple[str, ...] = ("io.TextIOWrapper.write", "io.BufferedWriter.write",
+                                "io.BufferedRandom.write", "os.write")
 
 _SEEN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "_FILES_SEEN", default=None)
@@ -84,14 +87,15 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 @contextlib.contextmanager
-def watching_file_reads(folder: str | os.PathLike[str] | None = None
-                        ) -> Iterator[list[str]]:
-    """While active, every file read made on a thread that runs an event loop, by code running
-    in this context (and in the tasks it creates), is appended to the yielded list; so is
+def watching_file_reads(folder: str | os.PathLike[str] | None = None,
+                        watched: tuple[str, ...] = FILE_READS) -> Iterator[list[str]]:
+    """While active, every call of the ``watched`` functions (file reads, or
+    :data:`FILE_WRITES`) made on a thread that runs an event loop, by code running in this
+    context (and in the tasks it creates), is appended to the yielded list; so is
     ``"open(name)"`` for every file under ``folder`` opened there."""
     global _HOOKED
     buster = BlockBuster()
-    functions = [buster.functions[name] for name in FILE_READS if name in buster.functions]
+    functions = [buster.functions[name] for name in watched if name in buster.functions]
     for function in functions:
         function.can_block_predicate = _recording(function)
     seen: list[str] = []
@@ -189,8 +193,8 @@ async def check_read_texts(read_texts: Callable[..., Any]) -> str:
                      f"{names[0]}: {str(result[0])[:40]!r}...).")
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
-    return ("Every text came back in the order of the paths, and no file was read on the event "
-            "loop's thread.")
+    return ("Every text came back in the order of the paths, and no file was opened or read on "
+            "the event loop's thread.")
 
 
 # -- Exercise 2: read_all(paths, read, workers) ------------------------------------------
@@ -279,3 +283,72 @@ async def check_read_all(read_all: Callable[..., Any]) -> str:
                  f"still alive when {call} returned: its pool was not shut down (section 5).")
     return ("Every read ran on a pool of `workers` threads of its own, as many at once as "
             "allowed, the results came back in order, and the pool was shut down.")
+
+
+# -- Exercise 3: save_all(folder, reports) -----------------------------------------------
+
+#: Each call: (sub-folder, {file name: text}); the second call rewrites two of the first
+#: call's files (a file opened to append keeps the old text) and the third uses another folder
+#: (a hard-coded folder fails).
+def _save_cases(rng: random.Random) -> list[tuple[str, dict[str, str]]]:
+    def text(name: str) -> str:
+        words = " ".join(rng.choice(["sum", "mean", "rows", "late", "ok"]) for _ in range(30))
+        return f"{name}: {words}\n"
+
+    first = {f"report_{k}.txt": text(f"report {k}") for k in ("a", "b", "c")}
+    second = {"report_b.txt": text("report b, again"), "report_a.txt": text("report a, again"),
+              "report_d.txt": text("report d")}
+    third = {f"summary_{k}.txt": text(f"summary {k}") for k in (2, 1)}
+    return [("out", first), ("out", second), ("other", third)]
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir() if p.is_file()}
+
+
+@checker
+async def check_save_all(save_all: Callable[..., Any]) -> str:
+    """``save_all(folder, reports)`` writes each ``reports[name]`` to ``folder / name``
+    (replacing what was there), without opening or writing a file on the event loop's
+    thread."""
+    require_callable(save_all, "save_all", is_async=True)
+    rng = random.Random()
+    root = await asyncio.to_thread(_new_folder)
+    try:
+        for sub, reports in _save_cases(rng):
+            folder = root / sub
+            await asyncio.to_thread(folder.mkdir, exist_ok=True)
+            before = await asyncio.to_thread(_contents, folder)
+            call = f"save_all(folder, {{{len(reports)} reports}})"
+            with watching_file_reads(root, FILE_READS + FILE_WRITES) as calls:
+                seen = await observe(save_all, folder, dict(reports), time_limit=5.0)
+            outcome = seen.outcome
+            forgot = (f" (Python warned that {', '.join(sorted(set(seen.unawaited)))} was never "
+                      "awaited)") if seen.unawaited else ""
+            if calls:
+                fail(f"{call} opened or wrote files on the event loop's thread "
+                     f"({_describe_reads(calls)}): each of those calls stopped every other "
+                     "task until it returned. Writing blocks as reading does (section 6 "
+                     "writes its big file elsewhere).")
+            fail_on_outcome(call, outcome, time_limit=5.0, see="section 3")
+            after = await asyncio.to_thread(_contents, folder)
+            missing = [name for name in reports if name not in after]
+            if missing:
+                elsewhere = " (did it write them somewhere else?)" if sub == "other" else ""
+                fail(f"After {call} returned, {', '.join(missing)} did not exist in the folder "
+                     f"it was given{elsewhere or forgot}.")
+            for name, text in reports.items():
+                got = after[name]
+                if got == before.get(name, "") + text and name in before:
+                    fail(f"After {call}, {name} held its old text followed by the new one: "
+                         "the file was added to, not replaced (which mode was it opened in?).")
+                if got != text:
+                    empty = (forgot or " (a write that was never awaited?)") if got == "" else ""
+                    fail(f"After {call}, {name} held {got[:40]!r}; expected the text of "
+                         f"reports[{name!r}]{empty}.")
+    finally:
+        await asyncio.to_thread(shutil.rmtree, root, True)
+    return ("Every report landed in its file, replacing the old text, and no file was opened "
+            "or written on the event loop's thread.")
