@@ -1,7 +1,7 @@
 """Build the offline wheel folders for a mixed room: one folder per operating system and
 Python version, each complete for its target, and check them.
 
-    python tools/wheelhouse.py build OUT                  # every target, Pythons 3.11-3.14
+    python tools/wheelhouse.py build OUT                  # every target, Pythons 3.11-3.15
     python tools/wheelhouse.py build OUT --target windows-amd64 --python 3.13
     python tools/wheelhouse.py check OUT                  # every folder in OUT, no network
     python tools/wheelhouse.py check OUT --install        # and install offline here (Linux)
@@ -44,7 +44,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+PYTHONS = ("3.11", "3.12", "3.13", "3.14", "3.15")  # what the course supports
 
 
 @dataclass(frozen=True)
