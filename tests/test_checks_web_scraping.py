@@ -7,6 +7,8 @@ import asyncio
 import functools
 import re
 import urllib.request
+from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import aiohttp
 import pytest
@@ -14,7 +16,7 @@ from bs4 import BeautifulSoup
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.web_scraping import check_fetch_titles, check_titles_or_errors
+from asynclab.checks.web_scraping import check_fetch_titles, check_site_map, check_titles_or_errors
 
 SOLUTION_CODE = ["gather", "BeautifulSoup", "ClientTimeout", "return_exceptions", ".title.string",
                  "html.parser", "raise_for_status"]
@@ -227,9 +229,129 @@ def test_titles_or_errors_accepts_the_solutions(answer):
     assert result.passed, result.message
 
 
+# -- exercise 3: site_map -------------------------------------------------------------------
+AGENT = "test-crawler"
+
+
+def links_in(url, html):
+    soup = BeautifulSoup(html, "html.parser")
+    host, links = urlsplit(url).netloc, []
+    for a in soup.find_all("a", href=True):
+        link = urldefrag(urljoin(url, a["href"])).url
+        if urlsplit(link).netloc == host and link not in links:
+            links.append(link)
+    return links
+
+
+async def robots_for(session, start_url):
+    robots = RobotFileParser()
+    robots.parse((await fetch(session, urljoin(start_url, "/robots.txt"))).splitlines())
+    return robots
+
+
+async def site_map(start_url, max_depth):
+    async with aiohttp.ClientSession() as session:
+        robots = await robots_for(session, start_url)
+
+        async def links_of(url):
+            return links_in(url, await fetch(session, url))
+
+        depths, level = {start_url: 0}, [start_url]
+        for depth in range(1, max_depth + 1):
+            next_level = []
+            for links in await asyncio.gather(*(links_of(url) for url in level)):
+                for link in links:
+                    if link not in depths and robots.can_fetch(AGENT, link):
+                        depths[link] = depth
+                        next_level.append(link)
+            level = next_level
+    return depths
+
+
+def _bfs(*, dedupe=True, robots_txt=True, extra_level=False, concurrent=True, keep=lambda u: u):
+    async def site_map(start_url, max_depth):
+        async with aiohttp.ClientSession() as session:
+            robots = await robots_for(session, start_url)
+
+            async def links_of(url):
+                return links_in(url, await fetch(session, url))
+
+            depths, level = {keep(start_url): 0}, [start_url]
+            last = max_depth + 1 if extra_level else max_depth
+            for depth in range(1, last + 1):
+                if concurrent:
+                    found = await asyncio.gather(*(links_of(url) for url in level))
+                else:
+                    found = [await links_of(url) for url in level]
+                next_level = []
+                for links in found:
+                    for link in links:
+                        if (dedupe and keep(link) in depths) or \
+                                (robots_txt and not robots.can_fetch(AGENT, link)):
+                            continue
+                        depths.setdefault(keep(link), depth)
+                        next_level.append(link)
+                level = next_level
+        return depths
+    return site_map
+
+
+async def site_map_depth_first(start_url, max_depth):  # the notebook's starting point
+    depths = {}
+    async with aiohttp.ClientSession() as session:
+        async def visit(url, depth):
+            depths[url] = depth
+            if depth < max_depth:
+                for link in links_in(url, await fetch(session, url)):
+                    await visit(link, depth + 1)
+
+        await visit(start_url, 0)
+    return depths
+
+
+async def site_map_depth_first_once(start_url, max_depth):  # dedupe, but depth-first
+    depths = {}
+    async with aiohttp.ClientSession() as session:
+        robots = await robots_for(session, start_url)
+
+        async def visit(url, depth):
+            depths[url] = depth
+            if depth < max_depth:
+                for link in links_in(url, await fetch(session, url)):
+                    if link not in depths and robots.can_fetch(AGENT, link):
+                        await visit(link, depth + 1)
+
+        await visit(start_url, 0)
+    return depths
+
+
+async def site_map_as_paths(start_url, max_depth):
+    found = await site_map(start_url, max_depth)
+    return {urlsplit(url).path: depth for url, depth in found.items()}
+
+
+@pytest.mark.parametrize("wrong, observed", [
+    (site_map_depth_first, ["requested /articles/history-1.html", "times", "each page once"]),
+    (_bfs(dedupe=False), ["times", "each page once"]),
+    (_bfs(robots_txt=False), ["/private/drafts.html", "robots.txt disallows"]),
+    (_bfs(extra_level=True), ["links from the start: deeper than max_depth=3"]),
+    (_bfs(concurrent=False), ["never had more than 1 requests at once", "one level"]),
+    (site_map_depth_first_once, ["is missing", "19 are within 3 links"]),
+    (site_map_as_paths, ["has the key '/articles/history-1.html'", "full URLs"]),
+])
+def test_site_map_rejects(wrong, observed):
+    rejected(asyncio.run(check_site_map(wrong)), *observed)
+
+
+def test_site_map_accepts_the_solution():
+    result = asyncio.run(check_site_map(site_map))
+    assert result.passed, result.message
+
+
 @pytest.mark.load
 @pytest.mark.parametrize("check, answer", [(check_fetch_titles, fetch_titles),
-                                           (check_titles_or_errors, titles_or_errors)])
+                                           (check_titles_or_errors, titles_or_errors),
+                                           (check_site_map, site_map)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = asyncio.run(check(answer))

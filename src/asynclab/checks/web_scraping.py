@@ -16,7 +16,7 @@ from ..servers import DemoSite
 from ._core import call_learner, checker, fail, require_callable, run_learner
 from ._observe import fail_on_outcome
 
-__all__ = ["check_fetch_titles", "check_titles_or_errors"]
+__all__ = ["check_fetch_titles", "check_site_map", "check_titles_or_errors"]
 
 #: Pages whose titles hold an "&" (written ``&amp;`` in the HTML), pages that answer slower
 #: than others (so that the order in which answers arrive is not the order asked).
@@ -171,3 +171,94 @@ async def check_titles_or_errors(titles_or_errors: Callable[..., Any]) -> str:
     return ("Titles, error statuses and time-outs all right, with the slow page cut off at the "
             "timeout and every request at the server at once.")
 
+
+
+#: Where the third check's crawls start, and how deep they go.
+_MAP_CASES = (("/articles/history-1.html", 3), ("/index.html", 1), ("/index.html", 2))
+
+
+def _site_depths(pages: Mapping[str, Any], start: str, max_depth: int,
+                 disallowed: str = "/private/") -> dict[str, int]:
+    """{path: fewest links from start} for the pages within max_depth links (breadth-first),
+    without the disallowed ones and the links that lead nowhere."""
+    depths, level = {start: 0}, [start]
+    for depth in range(1, max_depth + 1):
+        found = []
+        for path in level:
+            for link in pages[path].links:
+                if link in pages and link not in depths and not link.startswith(disallowed):
+                    depths[link] = depth
+                    found.append(link)
+        level = found
+    return depths
+
+
+@checker
+async def check_site_map(site_map: Callable[..., Any]) -> str:
+    """``site_map(start_url, max_depth)`` returns ``{url: depth}`` (the fewest links from the
+    start) for the pages within ``max_depth`` links, fetching each page once, the pages of a
+    level at once, and none that robots.txt disallows."""
+    require_callable(site_map, "site_map", is_async=True)
+    with DemoSite(latency=0.05, errors={}, slow={}, flaky={}) as site:
+        for start, max_depth in _MAP_CASES:
+            site.reset()
+            call = f"site_map(url + {start!r}, max_depth={max_depth})"
+            result, elapsed = await call_learner(call, site_map, site.url + start, max_depth,
+                                                 see="section 2")
+            counts = site.page_counts()
+            private = [p for p in counts if p.startswith("/private/")]
+            if private:
+                fail(f"{call} requested {private[0]}, which /robots.txt disallows "
+                     "(section 6).")
+            twice = [(p, n) for p, n in counts.most_common() if n > 1 and p != "/robots.txt"]
+            if twice:
+                path, n = twice[0]
+                fail(f"{call} requested {path} {n} times (and {len(twice)} pages more than "
+                     "once): a crawler fetches each page once, however many pages link to it "
+                     "(section 6).")
+            if not isinstance(result, dict):
+                fail(f"{call} returned a {type(result).__name__} ({_describe(result)}); "
+                     "expected a dict {url: depth}.")
+            if any(not isinstance(k, str) or not k.startswith(site.url) for k in result):
+                key = next(k for k in result if not isinstance(k, str)
+                           or not k.startswith(site.url))
+                fail(f"{call} has the key {_describe(key)}; the keys should be full URLs, "
+                     "like the start URL.")
+            got = {url.removeprefix(site.url): depth for url, depth in result.items()}
+            fragments = [p for p in got if "#" in p]
+            if fragments:
+                fail(f"{call} has the key {fragments[0]!r}: a link with a #fragment is the "
+                     "same page as without it (section 3).")
+            disallowed = [p for p in got if p.startswith("/private/")]
+            if disallowed:
+                fail(f"{call} includes {disallowed[0]}, which /robots.txt disallows "
+                     "(section 6).")
+            want = _site_depths(site.pages, start, max_depth)
+            extra = [p for p in got if p not in want]
+            if extra:
+                path = extra[0]
+                deeper = _site_depths(site.pages, start, max_depth + 3)
+                if path in deeper:
+                    fail(f"{call} includes {path}, which is {deeper[path]} links from the "
+                         f"start: deeper than max_depth={max_depth}.")
+                fail(f"{call} includes {path}, which is not a page within max_depth="
+                     f"{max_depth} links of the start.")
+            missing = [p for p in want if p not in got]
+            if missing:
+                fail(f"{call} returned {len(got)} pages; {len(want)} are within "
+                     f"{max_depth} links of the start, and {missing[0]} (depth "
+                     f"{want[missing[0]]}) is missing.")
+            wrong = [p for p in want if got[p] != want[p]]
+            if wrong:
+                path = wrong[0]
+                fail(f"{call} gave {path} depth {got[path]!r}; the fewest links from the start "
+                     f"to it is {want[path]}.")
+            # the widest level whose pages must be fetched (the last level's need not be)
+            widest = max(sum(1 for d in want.values() if d == k) for k in range(max_depth))
+            peak = site.peak_in_flight()
+            if widest >= 3 and peak < 3:
+                fail(f"The map is right, but the server never had more than {peak} requests "
+                     f"at once ({elapsed:.2f} s); the {widest} pages of one level should wait "
+                     "together (section 2).")
+    return ("Every page within reach, each at its fewest links, fetched once, a level at a "
+            "time, and the drafts left alone.")
