@@ -268,7 +268,7 @@ def section_a(url: str, sizes: Sizes, rows: list[Row], loops: dict[str, Any]) ->
     where = f"ideal ceil({n}/{c}) x {latency * 1000:g} ms = {ideal:.2f} s"
     for name, factory in loops.items():
         progress(f"a: {n} requests, {latency * 1000:g} ms each, limit {c}, aiohttp on {name}")
-        best = min(run_on(factory, aiohttp_fan_out, url, n, c, latency) for _ in range(2))
+        best = min(run_on(factory, aiohttp_fan_out, url, n, c, latency) for _ in range(3))
         rows.append(Row("a", f"aiohttp, {n} requests, limit {c} ({name})", best, "s", where,
                         best / ideal))
     progress(f"a: the same with httpx (Semaphore({c}))")
@@ -358,9 +358,11 @@ def traced() -> int:
 
 
 async def tasks_study(n: int) -> dict[str, float | None]:
-    """µs, Python bytes and resident bytes per task, on the running loop."""
-    seconds = min([await task_cost(n, time.perf_counter) or 0.0 for _ in range(2)])
+    """µs, Python bytes and resident bytes per task, on the running loop. Run it in a fresh
+    process (:func:`tasks_study_in_child`): a process that freed memory before reuses it, and
+    its resident memory then does not grow."""
     rss = await task_cost(n, resident)
+    seconds = min([await task_cost(n, time.perf_counter) or 0.0 for _ in range(3)])
     tracemalloc.start()
     try:
         python_bytes = await task_cost(n, traced)
@@ -369,27 +371,36 @@ async def tasks_study(n: int) -> dict[str, float | None]:
     return {"us": seconds * 1e6, "bytes": python_bytes, "rss": rss}
 
 
+def tasks_study_in_child(n: int, loop: str) -> dict[str, float | None]:
+    """:func:`tasks_study` on ``loop`` ("default" or "uvloop") in a fresh process."""
+    child = subprocess.run([sys.executable, os.path.abspath(__file__), "--tasks-study", str(n),
+                            loop], capture_output=True, text=True, timeout=600)
+    if child.returncode:
+        raise RuntimeError(f"the tasks study failed: {child.stderr[-1000:]}")
+    return json.loads(child.stdout)
+
+
 def section_c(sizes: Sizes, rows: list[Row], loops: dict[str, Any]) -> None:
     n, m = sizes.tasks, sizes.threads
     progress(f"c: {m} threads alive at once")
-    seconds = min(thread_cost(m, time.perf_counter) or 0.0 for _ in range(2))
+    thread_rss = thread_cost(m, resident)  # first: before this process frees any memory
+    seconds = min(thread_cost(m, time.perf_counter) or 0.0 for _ in range(3))
     tracemalloc.start()
     try:
         thread_bytes = thread_cost(m, traced)
     finally:
         tracemalloc.stop()
-    thread_rss = thread_cost(m, resident)
     thread_us = seconds * 1e6
     for name, factory in loops.items():
         progress(f"c: {n:,} tasks alive at once ({name})")
-        task = run_on(factory, tasks_study, n)
+        task = tasks_study_in_child(n, "uvloop" if factory else "default")
         rows.append(Row("c", f"one task, {n:,} alive ({name})", task["us"], "µs",
                         "a thread's µs", task["us"] / thread_us))
         rows.append(Row("c", f"one task, Python objects ({name})", task["bytes"] or 0.0,
                         "bytes", "tracemalloc"))
         if task["rss"] is not None:
             rows.append(Row("c", f"one task, resident ({name})", task["rss"], "bytes",
-                            "RSS growth (Linux; a floor: freed memory is reused)"))
+                            "RSS growth (Linux), in a fresh process"))
     rows.append(Row("c", f"one thread, {m:,} alive", thread_us, "µs", "to start one"))
     rows.append(Row("c", "one thread, Python objects", thread_bytes or 0.0, "bytes",
                     "tracemalloc"))
@@ -542,9 +553,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", metavar="PATH", help="also draw the ratios to a PNG")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--httpx-gather", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--tasks-study", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve()
+        return 0
+    if args.tasks_study:
+        n, loop = args.tasks_study
+        factory = uvloop_factory() if loop == "uvloop" else None
+        print(json.dumps(run_on(factory, tasks_study, int(n))))
         return 0
     if args.httpx_gather:
         url, n, limit, cap = args.httpx_gather
