@@ -5,6 +5,8 @@ frees its port, leaves no thread, runs twice, and says what is wrong when used w
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -130,3 +132,39 @@ def test_a_failing_lifespan_is_reported_by_start():
 def test_wrong_arguments_say_what_to_do(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         ASGIServer(**kwargs)
+
+
+QUIET = """
+import gc
+import warnings
+
+import httpx
+from fastapi import FastAPI, HTTPException
+
+from asynclab.servers import ASGIServer
+
+warnings.simplefilter("error", ResourceWarning)
+app = FastAPI()
+
+
+@app.get("/teapot")
+async def teapot():
+    raise HTTPException(418, detail="a teapot")
+
+
+for _ in range(2):
+    with ASGIServer(app) as server, httpx.Client(base_url=server.url) as client:
+        assert client.get("/teapot").status_code == 418
+        assert client.get("/nowhere").status_code == 404
+del server, client
+gc.collect()
+print("done")
+"""
+
+
+def test_uvicorn_says_nothing_and_leaks_no_socket():
+    """No start-up banner, no access log, no ResourceWarning: a notebook's stderr stays empty
+    (the run-twice test fails a notebook that writes to stderr)."""
+    command = [sys.executable, "-W", "always::ResourceWarning", "-c", QUIET]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.stdout == "done\n" and done.stderr == "", done.stderr
