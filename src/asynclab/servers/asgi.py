@@ -133,6 +133,8 @@ class ASGIServer:
     # -- inside the server thread --------------------------------------------------------
     def _serve(self) -> None:
         try:
+            import uvicorn  # noqa: F401 (imported before the loop runs, not inside it)
+
             with asyncio.Runner() as runner:
                 runner.run(self._main())
         except BaseException as exc:  # report it to start() if it has not returned yet
@@ -144,7 +146,7 @@ class ASGIServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         listener = socket.create_server((self.host, 0), family=family)
         try:
-            import uvicorn
+            import uvicorn  # already imported by _serve: no wait here
 
             config = uvicorn.Config(self.app, lifespan=self.lifespan, log_config=None,
                                     log_level=self.log_level, access_log=False,
