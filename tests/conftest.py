@@ -21,8 +21,8 @@ def _collect_garbage_after_each_test():
 
 
 #: How many times in a row each reference answer must pass while the machine is loaded: 5 in
-#: the README's test command (about a minute for the checks of 00-05); CI (.ci/run) sets
-#: COURSE_LOAD_RUNS=20 (measured: 207 s for the checks of 00-05 on 2 cores).
+#: the README's test command; CI (.ci/run) sets COURSE_LOAD_RUNS=10 (20 took 471 s for the
+#: load run of 14 notebooks on 2 cores: too long a share of CI's time as lessons are added).
 LOAD_RUNS = int(os.environ.get("COURSE_LOAD_RUNS", "5"))
 
 
