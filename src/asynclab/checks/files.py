@@ -280,7 +280,8 @@ async def check_read_all(read_all: Callable[..., Any]) -> str:
                      "task asks for a pool of its own, shut down before read_all returns "
                      "(section 5).")
             fail(f"{len(alive)} of the {len(storage.threads)} threads that ran read() were "
-                 f"still alive when {call} returned: its pool was not shut down (section 5).")
+                 f"still alive when {call} returned: its pool was not shut down, or not "
+                 "waited for (section 5).")
     return ("Every read ran on a pool of `workers` threads of its own, as many at once as "
             "allowed, the results came back in order, and the pool was shut down.")
 
