@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,11 @@ def ensure_venv(venv: Path, interpreter: str, kind: str = "test") -> Path:
     python = venv_bin("python", venv)
     if not python.exists():
         print(f"Creating the virtual environment {venv} ...", flush=True)
-        subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+        if subprocess.run([interpreter, "-m", "venv", str(venv)]).returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)  # half made: the next attempt starts over
+            sys.exit("Could not create the virtual environment (above: why). On Debian and "
+                     "Ubuntu install it first: `sudo apt install python3-venv`, then run this "
+                     "command again.")
     kinds = ["test"] if kind == "test" else ["lab", "test"]
     for done in kinds:
         stamp = venv / f".course-{done}"

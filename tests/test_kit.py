@@ -153,6 +153,9 @@ def test_the_copy_of_this_course(tmp_path):
     for name in ("tests", "tools", ".ci", ".github", "requirements-dev.txt", ".git"):
         assert not (out / name).exists(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".venv")]
+    assert (out / "course.py").exists() and (out / "binder" / "requirements.txt").exists()
+    # the learner's set, without what only maintainers use
+    assert (out / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
     branch_badge = "mybinder.org/v2/gh/asyncio-course/asyncio-hands-on/learners?labpath="
     broken = []
     for path in sorted((out / "notebooks").glob("*.ipynb")):

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import hygiene
-import learner_copy
 import navigation
 import nbformat
 import pytest
@@ -73,24 +72,6 @@ def test_hygiene_catches_problems(tmp_path):
     for expected in ("kernel spec", "not executed in order", "not tagged raises-exception",
                      "local path", "not hidden", "writes to stderr"):
         assert expected in found
-
-
-def test_learner_copy_removes_solutions(tmp_path):
-    out = tmp_path / "learners"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "learner_copy.py"), str(out)],
-                   check=True, capture_output=True)
-    for path in (out / "notebooks").glob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
-        assert not [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-    original = nbformat.read(NOTEBOOK_FILES[0], as_version=4)
-    assert any("solution" in c.metadata.get("tags", []) for c in original.cells)
-    assert (out / "course.py").exists() and not (out / ".git").exists()
-    # the learner's set, without what only maintainers use
-    assert (out / "requirements.txt").read_text() == (ROOT / "requirements.txt").read_text()
-    assert (out / "binder" / "requirements.txt").exists()
-    for name in ("tests", "tools", ".ci", ".github", "requirements-dev.txt"):
-        assert not (out / name).exists(), f"the learners' copy holds {name}"
-    assert learner_copy.strip_solutions(out / "notebooks" / NOTEBOOK_FILES[0].name) == 0
 
 
 def test_ruff_is_clean():

@@ -149,5 +149,14 @@ class Schedule:
 SCHEDULES: dict[str, Schedule] = {
     "half-day": Schedule("Half day: the core", (
         (0, "environment check for the room"), 1, BREAK, 2, BREAK, 3, 4,
-        ("wrap-up: key points, questions", 10))),
+        ("wrap-up and feedback", 10))),
+    "full-day": Schedule("Full day: the core, tasks and pitfalls", (
+        (0, "environment check for the room"), 1, BREAK, 2, BREAK, 3, 4, ("lunch", 60), 5,
+        BREAK, 13, ("wrap-up and feedback", 15))),
+    "two-day-1": Schedule("Two days, day 1: from coroutines to tasks", (
+        (0, "environment check for the room"), 1, BREAK, 2, BREAK, 3, 4, ("lunch", 60), 5,
+        BREAK, 7, ("wrap-up: questions for day 2", 10))),
+    "two-day-2": Schedule("Two days, day 2: async in practice", (
+        ("recap: predict the timeline", 10), 8, BREAK, 13, ("lunch", 60), 14, BREAK, 16, 17,
+        ("wrap-up and feedback", 15))),
 }
