@@ -115,8 +115,9 @@ async def check_echo_all(echo_all: Callable[..., Any]) -> str:
                 want = "BINARY" if isinstance(sent, bytes) else "TEXT"
                 if seen.kind != want:
                     fail(f"For {call}, the server received {_short(sent, 30)} as a "
-                         f"{seen.kind} message ({_short(seen.data, 30)}): a {type(sent).__name__}"
-                         f" travels as a {want} message, and comes back as one (section 1).")
+                         f"{seen.kind} message ({_short(seen.data, 30)}): {type(sent).__name__} "
+                         f"should travel as a {want} message, and come back as one "
+                         "(section 1).")
             result = outcome.value
             if isinstance(result, list | tuple) and any(isinstance(r, aiohttp.WSMessage)
                                                         for r in result):
@@ -143,7 +144,7 @@ async def check_echo_all(echo_all: Callable[..., Any]) -> str:
 _TICK_CASES: tuple[tuple[int, float, int | None, float], ...] = (
     (4, 0.05, None, 0.5),
     (6, 0.05, 3, 0.2),
-    (5, 0.15, None, 0.45),
+    (6, 0.08, None, 0.4),
     (6, 0.05, 2, 1.3),
 )
 #: A client gives up at least ``silence`` after the last tick (less this, for the trip over
@@ -174,9 +175,10 @@ async def check_read_ticks(read_ticks: Callable[..., Any]) -> str:
                     "without closing")
             outcome = await _call(
                 "read_ticks", read_ticks, server.ws_url(path), silence,
-                time_limit=count * interval + silence + 2.0,
+                time_limit=count * interval + silence + 1.0,
                 slow=f"with {what}, it should have returned about {silence} s after the "
-                     "last tick. Does it wait for a close that never comes (section 3)?")
+                     "last tick. Does it wait for a close that never comes, or much longer than "
+                     "`silence` (section 3)?")
             await server.settle(1.0)
             stats = server.stats
             expected = ticker_prices(count if stall_after is None else stall_after)

@@ -201,21 +201,29 @@ class DemoWebSocketServer(BackgroundServer):
         return client
 
     def _closed(self, client: _Client) -> None:
-        """Note how the connection ended: a CLOSE from the client, or an ERROR."""
         self._clients.discard(client)
         self.stats.open -= 1
-        ws = client.ws
-        if ws.exception() is not None:
-            client.note("in", "ERROR", repr(ws.exception()))
-        elif not client.closed_by_server:
-            client.note("in", "CLOSE", None if ws.close_code is None else int(ws.close_code))
 
     async def _messages(self, client: _Client):  # type: ignore[no-untyped-def]
-        """The client's TEXT and BINARY messages until the socket closes (logged)."""
-        async for msg in client.ws:
+        """The client's TEXT and BINARY messages until the websocket ends; logs every message
+        and how it ended: a CLOSE from the client (with its code), or an ERROR (an error, or
+        a connection that broke off without a CLOSE)."""
+        ws = client.ws
+        while True:
+            msg = await ws.receive()
             if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
                 client.note("in", msg.type.name, msg.data)
                 yield msg
+                continue
+            if client.closed_by_server:
+                return
+            if msg.type is WSMsgType.CLOSE:
+                client.note("in", "CLOSE", int(msg.data))
+            else:
+                error = ws.exception() or (msg.data if msg.type is WSMsgType.ERROR else None)
+                client.note("in", "ERROR", repr(error) if error is not None else
+                            "the connection broke off without a CLOSE")
+            return
 
     async def _close_all(self, app: web.Application) -> None:
         for client in list(self._clients):
