@@ -128,7 +128,7 @@ def test_bytes_per_task_accepts(answer):
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (bytes_one_at_a_time, ["at most 1 were alive at once", "created 1000 tasks"]),
+    (bytes_one_at_a_time, ["at most 1 was alive at once", "created 1000 tasks"]),
     (bytes_after_they_finished, ["at most 0 of them were alive"]),
     (bytes_not_tracing, ["returned 0 bytes", "Is tracemalloc tracing"]),
     (bytes_total, ["memory of all the tasks, not of one"]),

@@ -144,15 +144,17 @@ async def check_bytes_per_task(bytes_per_task: Callable[[int], Any]) -> str:
             fail(f"{call} created {count.created} tasks; it should create {n}, the tasks it "
                  "measures.")
         if count.most_alive < n:
-            fail(f"{call} created {count.created} tasks, but at most {count.most_alive} were "
+            were = "was" if count.most_alive == 1 else "were"
+            fail(f"{call} created {count.created} tasks, but at most {count.most_alive} {were} "
                  f"alive at once: a task that has finished gives its memory back, so the "
                  f"measurement saw at most {count.most_alive} of them. All {n} must be alive "
                  "together while you measure (section 3).")
         if count.alive_at_reads and max(count.alive_at_reads) < n:
+            most = max(count.alive_at_reads)
             fail(f"{call} created {n} tasks, but each time it read the traced memory, at most "
-                 f"{max(count.alive_at_reads)} of them were alive: the memory of a task that "
-                 "has finished (or not started) is not what you want to measure. Read it while "
-                 "all of them wait (section 3).")
+                 f"{most} of them {'was' if most == 1 else 'were'} alive: the memory of a task "
+                 "that has finished (or not started) is not what you want to measure. Read it "
+                 "while all of them wait (section 3).")
         if not reference / _BYTES_FACTOR <= size <= reference * _BYTES_FACTOR:
             what = ("about the memory of all the tasks, not of one" if size > reference * n / 3
                     else "far from what one waiting task holds")
