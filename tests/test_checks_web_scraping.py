@@ -203,6 +203,19 @@ async def outcomes_without_status_check(base_url, paths, seconds):
                         strict=True))
 
 
+async def outcomes_one_by_one(base_url, paths, seconds):
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=seconds)) as session:
+        outcomes = {}
+        for path in paths:
+            try:
+                outcomes[path] = title(await fetch(session, base_url + path))
+            except aiohttp.ClientResponseError as exc:
+                outcomes[path] = f"HTTP {exc.status}"
+            except TimeoutError:
+                outcomes[path] = "timeout"
+        return outcomes
+
+
 async def outcomes_with_bare_status(base_url, paths, seconds):
     found = await outcomes_returned_exceptions(base_url, paths, seconds)
     return {p: re.sub(r"^HTTP ", "", o) for p, o in found.items()}
@@ -218,6 +231,7 @@ async def outcomes_with_bare_status(base_url, paths, seconds):
     (outcomes_without_status_check, ["'500 Internal Server Error'", "error page",
                                      "status was not checked"]),
     (outcomes_with_bare_status, ["is '500'", "expected 'HTTP 500'"]),
+    (outcomes_one_by_one, ["of the 6 requests were at the server at once"]),
 ])
 def test_titles_or_errors_rejects(wrong, observed):
     rejected(asyncio.run(check_titles_or_errors(wrong)), *observed)

@@ -163,8 +163,10 @@ async def check_titles_or_errors(titles_or_errors: Callable[..., Any]) -> str:
                         fail(f"{call}: the entry for {path} is None; that page answered "
                              f"{want}, and the outcome should say so ({want!r}).")
             _compare_titles(call, result, expected, titles, "section 3")
+            # The quick pages (0.05 s) may be done before the last connection opens on a busy
+            # machine; the slow ones overlap whatever happens, so 3 at once is the bar.
             peak = site.peak_in_flight()
-            if peak < len(paths):
+            if peak < 3:
                 fail(f"The outcomes are right, but at most {peak} of the {len(paths)} requests "
                      f"were at the server at once ({elapsed:.2f} s): they should all wait "
                      "together (section 2).")
