@@ -63,7 +63,7 @@ class Row:
         value = (f"{self.value:,.0f}" if size >= 100 else f"{self.value:.1f}" if size >= 10
                  else f"{self.value:.3f}")
         ratio = "" if self.ratio is None else f"{self.ratio:.2f}x"
-        return (f"{self.section}  {self.name:<46} {value:>12} {self.unit:<8} {ratio:>8}  "
+        return (f"{self.section}  {self.name:<52} {value:>12} {self.unit:<8} {ratio:>8}  "
                 f"{self.compared_with}")
 
 
@@ -518,9 +518,14 @@ def table(rows: list[Row], info: dict[str, Any]) -> str:
     head = (f"Python {info['python']} on {info['system']}, {info['cpus']} CPUs, "
             f"GIL enabled: {info['gil_enabled']}, load average {info['load_average_1min']}, "
             f"aiohttp {info['aiohttp']}, httpx {info['httpx']}, uvloop {info['uvloop']}")
-    lines = [head, f"{'':3}{'figure':<46} {'value':>12} {'unit':<8} {'ratio':>8}  compared with",
-             "-" * 110]
+    lines = [head, f"{'':3}{'figure':<52} {'value':>12} {'unit':<8} {'ratio':>8}  compared with",
+             "-" * 116]
     lines += [row.line() for row in rows]
+    lines += ["-" * 116,
+              "ratio: measured / ideal (a), / aiohttp's rate (b), / a thread's (c), uvloop / "
+              "default (d), / the 50 ms latency (e).",
+              "The course's goal for (a): at most 1.2x the ideal on an idle machine; client and "
+              "server share the cores, so a busy machine (see the load average) adds to it."]
     return "\n".join(lines)
 
 
