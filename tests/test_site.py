@@ -63,7 +63,8 @@ def test_the_site_is_small_and_its_manifest_tells_the_truth():
     pages = load_pages()
     assert 35 <= len(pages) <= 50
     for path, page in pages.items():
-        soup = BeautifulSoup((SITE_DIR / path.lstrip("/")).read_text(), "html.parser")
+        soup = BeautifulSoup((SITE_DIR / path.lstrip("/")).read_text(encoding="utf-8"),
+                             "html.parser")
         assert soup.title.string == page.title
     targets = {link for page in pages.values() for link in page.links}
     assert targets - set(pages) == {"/articles/basics-0.html"}  # the one dead link, on purpose
