@@ -119,9 +119,10 @@ def test_a_failing_lifespan_is_reported_by_start():
         raise ConnectionError("the database is down")
         yield
 
-    with pytest.raises(RuntimeError, match="failed to start"):
-        ASGIServer(FastAPI(lifespan=broken), lifespan="on").start(timeout=5)
-    assert not _threads() and not _RUNNING
+    for lifespan in ("auto", "on"):
+        with pytest.raises(RuntimeError, match="failed to start: uvicorn .* lifespan"):
+            ASGIServer(FastAPI(lifespan=broken), lifespan=lifespan).start(timeout=5)
+        assert not _threads() and not _RUNNING
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -153,7 +153,7 @@ class ASGIServer:
                                     timeout_graceful_shutdown=self.graceful_timeout)
             server = uvicorn.Server(config)
             self._server = server
-            serving = asyncio.create_task(server.serve(sockets=[listener]))
+            serving = asyncio.create_task(_run_uvicorn(server, listener))
             while not server.started and not serving.done():  # noqa: ASYNC110 (a flag)
                 await asyncio.sleep(0.005)
             if serving.done():  # lifespan start-up failed, or an error
@@ -169,3 +169,13 @@ class ASGIServer:
         finally:
             listener.close()
 
+
+async def _run_uvicorn(server: uvicorn.Server, listener: socket.socket) -> None:
+    """``server.serve()``, with the ``sys.exit()`` uvicorn calls when the application's
+    lifespan start-up fails turned into an exception (a SystemExit in a task would end the
+    thread's loop and leave a "Task exception was never retrieved" behind)."""
+    try:
+        await server.serve(sockets=[listener])
+    except SystemExit as exc:
+        raise RuntimeError(f"uvicorn exited (code {exc.code}) during start-up: did the "
+                           "application's lifespan start-up fail? (its error is above)") from None
