@@ -121,7 +121,8 @@ class DemoSite(BackgroundServer):
 
     # -- what the notebooks and checks read ----------------------------------------------
     def page_counts(self) -> Counter[str]:
-        """How many requests each path received since the last reset (query left out)."""
+        """How many requests each path received since the last reset, by the path as
+        requested (``/`` and ``/index.html`` apart; the query left out)."""
         return Counter(r.path.partition("?")[0] for r in self.stats.log)
 
     def peak_in_flight(self, path_prefix: str = "/") -> int:
@@ -151,10 +152,6 @@ class DemoSite(BackgroundServer):
         self.stats.reset()
         self.stats.in_flight = self.stats.max_in_flight = still_running
         self._attempts.clear()
-
-    def urls(self, *paths: str) -> list[str]:
-        """The full URLs of site paths, e.g. ``site.urls("/index.html")``."""
-        return [self.url + path for path in paths]
 
     # -- the application -----------------------------------------------------------------
     def make_app(self) -> web.Application:
