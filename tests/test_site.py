@@ -129,12 +129,14 @@ def test_error_pages_slow_pages_and_latency():
                   errors={"/articles/basics-2.html": 503}) as site:
         status, _, body = get(site.url + "/articles/basics-2.html")
         assert status == 503 and "<title>503 Service Unavailable</title>" in body
-        for path, low, high in [("/index.html", 0.02, 0.15), ("/about.html", 0.2, 0.6),
-                                ("/articles/basics-1.html", 0.4, 1.2),
-                                ("/articles/basics-1.html?delay=0", 0.0, 0.15)]:
-            start = time.perf_counter()
-            assert get(site.url + path)[0] == 200
-            assert low <= time.perf_counter() - start < high, path
+        site.reset()
+        paths = ["/index.html", "/about.html", "/articles/basics-1.html",
+                 "/articles/basics-1.html?delay=0"]
+        assert [get(site.url + path)[0] for path in paths] == [200] * 4
+        # how long each answer waited, measured at the server (a busy machine only adds)
+        waited = [r.finished - r.started for r in site.stats.log]
+        assert waited[0] >= 0.02 and waited[1] >= 0.2 and waited[2] >= 0.4
+        assert waited[3] < waited[2] - 0.2  # ?delay= overrides the slow page
 
 
 def test_the_manifest_defaults_and_turning_them_off():
