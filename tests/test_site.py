@@ -164,7 +164,7 @@ def test_peak_in_flight_counts_requests_since_the_reset_only():
             async def fetch(path):
                 async with session.get(site.url + path) as response:
                     return response.status
-            slow = asyncio.ensure_future(fetch("/about.html?delay=0.5"))
+            slow = asyncio.ensure_future(fetch("/about.html?delay=1.0"))
             await asyncio.sleep(0.2)
             site.reset()  # the slow request is still at the server
             statuses = await asyncio.gather(fetch("/index.html?delay=0.1"),
@@ -185,7 +185,9 @@ def test_a_client_that_hangs_up_is_logged_499_and_the_server_carries_on(caplog):
         with socket.create_connection(("127.0.0.1", site.port)) as sock:
             sock.sendall(b"GET /about.html HTTP/1.1\r\nHost: x\r\n\r\n")
             time.sleep(0.1)
-        time.sleep(0.4)
+        deadline = time.monotonic() + 5
+        while site.stats.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert [r.status for r in site.stats.log] == [499]
         assert get(site.url + "/index.html")[0] == 200
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
