@@ -15,7 +15,7 @@ from aiohttp import WSMsgType
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.websockets import check_echo_all, check_read_ticks
+from asynclab.checks.websockets import check_chat_round, check_echo_all, check_read_ticks
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("ws_connect(", "send_bytes", "send_str", "receive(", "asyncio.timeout",
@@ -251,9 +251,86 @@ def test_read_ticks_rejects(wrong, observed):
     rejected(run(check_read_ticks(wrong)), *observed)
 
 
+# -- exercise 3: a chat round ----------------------------------------------------------------------
+async def _chat_client(session, url, name, names, wait_for_all=True, close=True):
+    heard = []
+    ws = await session.ws_connect(f"{url}&name={name}")
+    if not wait_for_all:
+        await ws.send_json({"text": f"hi from {name}"})
+    async for msg in ws:
+        event = msg.json()
+        if event["type"] == "join" and wait_for_all and len(event["members"]) == len(names):
+            await ws.send_json({"text": f"hi from {name}"})
+        elif event["type"] == "message":
+            heard.append(event["name"])
+            if len(heard) == len(names):
+                break
+    if close:
+        await ws.close()
+    return heard
+
+
+async def chat_round(url, names):
+    async with aiohttp.ClientSession() as session:
+        lists = await asyncio.gather(*(_chat_client(session, url, n, names) for n in names))
+    return dict(zip(names, lists, strict=True))
+
+
+async def chat_round_sequential(url, names):
+    async with aiohttp.ClientSession() as session:
+        return {n: await _chat_client(session, url, n, names) for n in names}
+
+
+async def chat_round_too_early(url, names):
+    async with aiohttp.ClientSession() as session:
+        lists = await asyncio.gather(*(_chat_client(session, url, n, names, wait_for_all=False)
+                                       for n in names))
+    return dict(zip(names, lists, strict=True))
+
+
+async def _three(url, names):
+    """Waits for three members, the notebook's example, whatever the number of names."""
+    async with aiohttp.ClientSession() as session:
+        lists = await asyncio.gather(*(_chat_client(session, url, n, ["x", "y", "z"])
+                                       for n in names))
+    return dict(zip(names, lists, strict=True))
+
+
+async def chat_round_not_closed(url, names):
+    async with aiohttp.ClientSession() as session:
+        lists = await asyncio.gather(*(_chat_client(session, url, n, names, close=False)
+                                       for n in names))
+    return dict(zip(names, lists, strict=True))
+
+
+async def chat_round_texts(url, names):
+    """Returns what each client heard as the message texts, not the senders' names."""
+    result = await chat_round(url, names)
+    return {n: [f"hi from {s}" for s in heard] for n, heard in result.items()}
+
+
+def test_chat_round_accepts_the_solution():
+    result = run(check_chat_round(chat_round))
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("wrong, observed", [
+    (chat_round_sequential, ["did not finish within 1.5 s", "at most 1 of 3 clients",
+                             "one after another"]),
+    (chat_round_too_early, ["did not finish within 1.5 s", "3 of 3 clients",
+                            "before everyone has joined"]),
+    (_three, ["did not finish within 1.5 s", "at most 2 of 2 clients", "0 of the 4 hellos"]),
+    (chat_round_not_closed, ["broke off without a close handshake"]),
+    (chat_round_texts, ["returned ['hi from", "expected the names"]),
+])
+def test_chat_round_rejects(wrong, observed):
+    rejected(run(check_chat_round(wrong)), *observed)
+
+
 @pytest.mark.load
 @pytest.mark.parametrize("check, answer", [(check_echo_all, echo_all),
-                                           (check_read_ticks, read_ticks)])
+                                           (check_read_ticks, read_ticks),
+                                           (check_chat_round, chat_round)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = run(check(answer))

@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from ..servers import DemoWebSocketServer
 from ..servers.ws import Message, ticker_prices
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 
-__all__ = ["check_echo_all", "check_read_ticks"]
+__all__ = ["check_chat_round", "check_echo_all", "check_read_ticks"]
 
 
 def _short(value: object, width: int = 90) -> str:
@@ -223,3 +224,99 @@ async def check_read_ticks(read_ticks: Callable[..., Any]) -> str:
             waits.append(f"{waited:.2f} s for silence={silence}")
     return ("Every price in order; a ticker that closed ended your loop, and a silent one was "
             f"closed from your side after the silence (waited {', '.join(waits)}).")
+
+
+# -- exercise 3: a chat round ---------------------------------------------------------------------
+#: Names in each round; the rounds differ in size, so a hard-coded number of clients fails.
+_CHAT_CASES: tuple[tuple[str, ...], ...] = (
+    ("ada", "alan", "grace"),
+    ("linus", "hedy"),
+    ("ken", "radia", "tim", "sophie"),
+)
+_CHAT_LIMIT = 1.5
+
+
+class _LateJoiner(DemoWebSocketServer):
+    """The chat server, where the last name of each round takes 0.15 s longer to join: a
+    hello sent before everyone is in the room is then always lost, not only by bad luck."""
+
+    late: frozenset[str] = frozenset(names[-1] for names in _CHAT_CASES)
+
+    def delay_for(self, request: web.Request) -> float:
+        if request.query.get("name") in self.late:
+            return 0.15
+        return super().delay_for(request)
+
+
+def _hellos_delivered(log: Sequence[Message]) -> int:
+    return sum(1 for m in log if m.route == "chat" and m.direction == "out"
+               and m.kind == "TEXT" and '"type": "message"' in m.data)
+
+
+@checker
+async def check_chat_round(chat_round: Callable[..., Any]) -> str:
+    """``chat_round(url, names)`` connects one chat client per name, all at once; once all are
+    in the room each says hello, and each reads until it has heard everyone; it returns
+    ``{name: [the names it heard from]}`` and closes every websocket."""
+    require_callable(chat_round, "chat_round", is_async=True)
+    with _LateJoiner(heartbeat=None) as server:
+        for number, names in enumerate(_CHAT_CASES, start=1):
+            server.stats.reset()
+            n = len(names)
+            call = f"chat_round(url, {list(names)})"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ResourceWarning)
+                outcome = await run_learner(
+                    chat_round, server.ws_url(f"/ws/chat?room=check{number}"), list(names),
+                    time_limit=_CHAT_LIMIT)
+                gc.collect()
+            leaks = [str(w.message).split("\n")[0][:60] for w in caught
+                     if issubclass(w.category, ResourceWarning)]
+            await server.settle(1.0)
+            stats = server.stats
+            seen = (f"the server saw at most {stats.max_open} of {n} clients connected at once "
+                    f"and delivered {_hellos_delivered(stats.messages)} of the {n * n} hellos "
+                    f"({n} clients each hearing {n})")
+            if outcome.timed_out and not outcome.blocking:
+                hint = (" A client must be in the room to hear a hello: are they connected one "
+                        "after another?" if stats.max_open < n else
+                        " A hello sent before everyone has joined never reaches the late "
+                        "ones: does each client wait until all the names are in the room "
+                        "(section 6)?")
+                fail(f"{call} did not finish within {_CHAT_LIMIT:g} s: {seen}.{hint}")
+            outcome.timed_out = False
+            if outcome.blocking or outcome.unawaited:
+                await _judge_only(outcome)
+            if outcome.error is not None:
+                exc = outcome.error
+                fail(f"{call} raised {type(exc).__name__}: {_short(str(exc), 100)}")
+            if stats.max_open < n:
+                fail(f"{call}: {seen}. All the clients must be in the room at the same time "
+                     "(section 6).")
+            result = outcome.value
+            if not isinstance(result, dict) or sorted(result) != sorted(names):
+                fail(f"{call} returned {_short(result, 80)}; expected a dict with one entry "
+                     f"per name: {list(names)}.")
+            for name in names:
+                heard = result[name]
+                if not isinstance(heard, list) or sorted(map(str, heard)) != sorted(names):
+                    fail(f"{call} returned {_short(heard, 80)} for {name!r}; expected the names "
+                         f"of everyone {name} heard from, each once: {list(names)} in any "
+                         "order.")
+            if leaks:
+                fail(f"{call} left something open: Python warned {leaks[0]!r}. Every session "
+                     "and websocket it opens must be closed before it returns (section 2).")
+            for name in names:
+                ending = _ending(stats.messages, name)
+                if ending:
+                    fail(f"Everyone heard everyone, but {name}'s websocket {ending}: close "
+                         "every client's websocket before returning (section 2).")
+    return ("Every client was connected at once, heard every hello, and closed its "
+            "websocket.")
+
+
+async def _judge_only(outcome: Outcome) -> None:
+    if outcome.blocking:
+        fail(blocking_message("chat_round", outcome.blocking, "notebook 03 shows why"))
+    fail(f"chat_round returned a {outcome.unawaited} object instead of a value: a missing "
+         "`await` somewhere?")
