@@ -221,7 +221,7 @@ def test_heartbeat_drops_a_client_that_never_answers():
         assert kinds[0] is WSMsgType.PING
         assert kinds[-1] in (WSMsgType.CLOSE, WSMsgType.CLOSED)
         assert srv.stats.messages[-1].kind == "ERROR"
-        assert "PONG" in srv.stats.messages[-1].data
+        assert "TimeoutError" in srv.stats.messages[-1].data  # 3.14 adds "No PONG received"
 
 
 def test_stop_closes_open_websockets_and_frees_the_port():
@@ -236,7 +236,9 @@ def test_stop_closes_open_websockets_and_frees_the_port():
         return port, msg, srv
 
     port, msg, srv = run(go())
-    assert msg.type is WSMsgType.CLOSE and msg.data == 1001
+    # 1001 "going away" from the server's shutdown hook; aiohttp 3.10's own shutdown closes
+    # open websockets first, with 1000 (measured at the floor)
+    assert msg.type is WSMsgType.CLOSE and msg.data in (1000, 1001)
     assert not srv.running and srv.stats.open == 0
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no listener

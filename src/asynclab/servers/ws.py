@@ -19,7 +19,7 @@ Every websocket pings its client every ``heartbeat`` seconds (aiohttp's ``heartb
 closes it when no pong comes back within half of that. ``stats`` counts connections and
 messages; ``stats.messages`` logs every message with a ``time.perf_counter()`` time (the clock
 of :class:`asynclab.Timeline`). Stopping the server closes every websocket (code 1001, "going
-away") and frees the port.
+away"; aiohttp 3.10 closes them first itself, with 1000) and frees the port.
 """
 
 from __future__ import annotations
