@@ -35,9 +35,13 @@ def get(url: str) -> tuple[int, str, str]:
 
 
 def raw(port: int, request: bytes) -> bytes:
+    """The whole answer to ``request`` (which asks the server to close the connection)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(request)
-        return sock.recv(4096)
+        chunks = []
+        while chunk := sock.recv(4096):  # headers and body may come in separate packets
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 @pytest.fixture(scope="module")
