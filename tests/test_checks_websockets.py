@@ -131,7 +131,7 @@ def test_echo_all_accepts_the_solutions():
     (echo_all_as_text, ["received b'\\x00\\x01\\x02' as a TEXT message",
                        "bytes should travel as a BINARY"]),
     (echo_all_messages, ["returned WSMessage objects"]),
-    (echo_all_guide, ["did not finish within 3 s", "never closes the connection"]),
+    (echo_all_guide, ["did not finish within 2 s", "never closes the connection"]),
     (echo_all_first_reply, ["returned ['hello']", "received 4 messages"]),
     (echo_all_never_closed, ["left something open", "Unclosed"]),
 ])

@@ -97,7 +97,7 @@ async def check_echo_all(echo_all: Callable[..., Any]) -> str:
             call = f"echo_all(url, {_short(list(messages), 70)})"
             outcome = await _call(
                 "echo_all", echo_all, server.ws_url("/ws/echo"), list(messages),
-                time_limit=3.0,
+                time_limit=2.0,
                 slow="the echo server answers each message and then waits for the next one; "
                      "it never closes the connection itself, so a loop that reads until the "
                      "connection closes waits forever (section 2).")
