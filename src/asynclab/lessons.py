@@ -76,7 +76,7 @@ LESSONS: tuple[Lesson, ...] = tuple(Lesson(*row) for row in [
      40, 25),
     (10, "rest_api", "An async REST API", "FastAPI, httpx, uvicorn, aiohttp.web", 40, 30),
     (11, "files", "Files and blocking I/O", "to_thread, run_in_executor, aiofiles", 25, 30),
-    (12, "websockets", "Websockets", "echo, broadcast chat, live ticker", 30, 20),
+    (12, "websockets", "Websockets", "echo, broadcast chat, live ticker", 30, 25),
     (13, "pitfalls", "Pitfalls", "blocking the loop, lost tasks, unclosed resources", 35, 25),
     (14, "executors", "Sync code and executors", "threads, processes, threadsafe calls", 40, 25),
     (15, "performance", "Performance: when async pays", "scaling study, memory per task",
