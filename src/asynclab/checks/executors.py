@@ -19,6 +19,7 @@ import concurrent.futures
 import functools
 import gc
 import multiprocessing
+import pickle
 import threading
 import time
 import warnings
@@ -134,7 +135,16 @@ def _recording_process_pools() -> Iterator[_Submitted]:
                 record.executors.append(self)
             record.functions.append(fn)
             record.events.append((time.perf_counter(), 1))
-        future = original(self, fn, *args, **kwargs)
+        try:  # what the pool would send to a worker
+            pickle.dumps((fn, args, kwargs))
+        except Exception as exc:  # noqa: BLE001 (any pickling error: a lambda, a local function)
+            # Fail the job here, as the pool would, without queueing it: a job that cannot be
+            # pickled can deadlock the pool's shutdown (its feeder thread and `with`'s
+            # shutdown wait for each other: seen on Python 3.13.0, CI hung on it once).
+            future = concurrent.futures.Future()
+            future.set_exception(exc)
+        else:
+            future = original(self, fn, *args, **kwargs)
 
         def finished(_: Any) -> None:
             with record.lock:
