@@ -24,13 +24,10 @@ import json
 import random
 from collections import Counter
 from collections.abc import Collection
-from typing import TypeVar
 
 from aiohttp import web
 
-from .base import BackgroundServer
-
-_Number = TypeVar("_Number", int, float)
+from .base import BackgroundServer, error_body, query_number
 
 __all__ = ["DemoAPI", "USERS", "user_record", "profile_record"]
 
@@ -102,13 +99,13 @@ class DemoAPI(BackgroundServer):
         try:
             user_id = int(raw)
         except ValueError:
-            raise web.HTTPNotFound(**_error(f"no user {raw!r}")) from None
+            raise web.HTTPNotFound(**error_body(f"no user {raw!r}")) from None
         if user_id not in USERS:
-            raise web.HTTPNotFound(**_error(f"no user {user_id}"))
+            raise web.HTTPNotFound(**error_body(f"no user {user_id}"))
         self._attempts[request.path] += 1
         if user_id in self.fail_ids or self.should_fail(request.path,
                                                         self._attempts[request.path]):
-            raise web.HTTPServiceUnavailable(**_error("injected failure"))
+            raise web.HTTPServiceUnavailable(**error_body("injected failure"))
         return user_id
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -121,8 +118,8 @@ class DemoAPI(BackgroundServer):
         return web.json_response(profile_record(self._check(request)))
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
-        count = _query_number(request, "count", int, len(USERS), 0, len(USERS))
-        interval = _query_number(request, "interval", float, 0.1, 0.0, 2.0)
+        count = query_number(request, "count", int, len(USERS), 0, len(USERS))
+        interval = query_number(request, "interval", float, 0.1, 0.0, 2.0)
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         try:
@@ -137,12 +134,12 @@ class DemoAPI(BackgroundServer):
         return response
 
     async def _flaky(self, request: web.Request) -> web.Response:
-        fails = _query_number(request, "fails", int, 2, 0, 20)
+        fails = query_number(request, "fails", int, 2, 0, 20)
         key = request.match_info["key"]
         self._attempts[f"flaky:{key}"] += 1
         attempt = self._attempts[f"flaky:{key}"]
         if attempt <= fails:
-            raise web.HTTPServiceUnavailable(**_error(f"injected failure {attempt} of {fails}"))
+            raise web.HTTPServiceUnavailable(**error_body(f"injected failure {attempt} of {fails}"))
         return web.json_response({"key": key, "attempt": attempt})
 
 
@@ -151,25 +148,3 @@ class _ClientClosed(web.HTTPException):
     server's log with nginx's status 499; nothing is sent (nobody listens any more)."""
 
     status_code = 499
-
-
-def _query_number(request: web.Request, name: str, kind: type[_Number], default: _Number,
-                  low: _Number, high: _Number) -> _Number:
-    """The query parameter ``name`` as a number from ``low`` to ``high``; 400 if it is not."""
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise web.HTTPBadRequest(**_error(f"{name} must be a number from {low} to {high}, "
-                                          f"got {raw!r}"))
-    return value
-
-
-def _error(message: str) -> dict[str, str]:
-    """The body of an error answer, ``{"error": message}``, as keyword arguments for an
-    aiohttp HTTP exception (json.dumps escapes what the message holds, e.g. quotes)."""
-    return {"text": json.dumps({"error": message}), "content_type": "application/json"}

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import socket
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Self
+from typing import Self, TypeVar
 
 from aiohttp import web
 
 __all__ = ["BackgroundServer", "Request", "ServerStats", "stop_all_servers"]
+
+_Number = TypeVar("_Number", int, float)
 
 _RUNNING: weakref.WeakSet[BackgroundServer] = weakref.WeakSet()
 
@@ -244,6 +247,28 @@ class BackgroundServer:
         except ValueError:
             raise web.HTTPBadRequest(
                 text=f"delay must be a number of seconds, got {raw!r}") from None
+
+
+def query_number(request: web.Request, name: str, kind: type[_Number], default: _Number,
+                  low: _Number, high: _Number) -> _Number:
+    """The query parameter ``name`` as a number from ``low`` to ``high``; 400 if it is not."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise web.HTTPBadRequest(**error_body(f"{name} must be a number from {low} to {high}, "
+                                          f"got {raw!r}"))
+    return value
+
+
+def error_body(message: str) -> dict[str, str]:
+    """The body of an error answer, ``{"error": message}``, as keyword arguments for an
+    aiohttp HTTP exception (json.dumps escapes what the message holds, e.g. quotes)."""
+    return {"text": json.dumps({"error": message}), "content_type": "application/json"}
 
 
 def stop_all_servers() -> None:

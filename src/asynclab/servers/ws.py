@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .base import BackgroundServer, ServerStats
+from .base import BackgroundServer, ServerStats, query_number
 
 __all__ = ["DemoWebSocketServer", "Message", "WebSocketStats", "ticker_prices"]
 
@@ -301,9 +301,9 @@ class DemoWebSocketServer(BackgroundServer):
         await asyncio.gather(*(c.send_json(payload) for c in targets))
 
     async def _ticker(self, request: web.Request) -> web.WebSocketResponse:
-        count = _query_number(request, "count", int, 10, 1, 1000)
-        interval = _query_number(request, "interval", float, 0.1, 0.01, 5.0)
-        stall_after = _query_number(request, "stall_after", int, count, 0, 1000)
+        count = query_number(request, "count", int, 10, 1, 1000)
+        interval = query_number(request, "interval", float, 0.1, 0.01, 5.0)
+        stall_after = query_number(request, "stall_after", int, count, 0, 1000)
         symbol = request.query.get("symbol", "ASYNC")
         if not re.fullmatch(r"[A-Z]{1,8}", symbol):
             raise web.HTTPBadRequest(text=f"symbol is 1 to 8 capital letters; got {symbol!r}")
@@ -327,18 +327,3 @@ class DemoWebSocketServer(BackgroundServer):
             await asyncio.gather(pusher, return_exceptions=True)
             self._closed(client)
         return client.ws
-
-
-def _query_number(request: web.Request, name: str, kind: type, default: Any, low: Any,
-                  high: Any) -> Any:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise web.HTTPBadRequest(text=f"{name} must be a {kind.__name__} from {low} to {high}; "
-                                 f"got {raw!r}")
-    return value
