@@ -1,100 +1,422 @@
 """The checks of notebook 19 (Capstone) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+and accept the reference answers, also on a busy machine."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-import urllib.request
+import functools
+import random
+import sys
+from contextlib import nullcontext
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import aiohttp
 import pytest
+from aiolimiter import AsyncLimiter
+from bs4 import BeautifulSoup
+from checking import assert_rejected
 from conftest import LOAD_RUNS
+from tqdm import tqdm
 
-from asynclab.checks.capstone import check_capstone_fetch_all, check_capstone_pause
+from asynclab.checks.capstone import check_crawl, check_crawl_cancel, check_robust_fetch
+
+#: Code of the reference answers that a ❌ must never show.
+SOLUTION_CODE = ["random.uniform", "ClientTimeout(", "TaskGroup()", "AsyncLimiter(",
+                 "queue.join", "task_done", "raise_for_status"]
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
+BAR = {"ascii": True, "mininterval": 60, "bar_format": "{l_bar}{bar:20}| {n_fmt}/{total_fmt}"}
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
+def run(check, answer):
+    return asyncio.run(check(answer))
+
+
+# -- the reference answers (the notebook's solution cells) -----------------------------------
+def parse_page(url, html):
+    soup = BeautifulSoup(html, "html.parser")
+    title = soup.title.string if soup.title else None
+    host = urlsplit(url).netloc
+    links = []
+    for a in soup.find_all("a", href=True):
+        link = urldefrag(urljoin(url, a["href"])).url
+        if urlsplit(link).netloc == host and link not in links:
+            links.append(link)
+    return title, links
+
+
+def tracked(timeline, lane, label):
+    return timeline.track(lane, label) if timeline is not None else nullcontext()
+
+
+async def fetch(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    limit = aiohttp.ClientTimeout(total=request_timeout)
+    for k in range(attempts):
+        try:
+            async with session.get(url, timeout=limit) as response:
+                response.raise_for_status()
+                return await response.text()
+        except (aiohttp.ClientResponseError, TimeoutError) as exc:
+            server_error = isinstance(exc, TimeoutError) or exc.status >= 500
+            if k == attempts - 1 or not server_error:
+                raise
+            cap = base_delay * 2**k
+            await asyncio.sleep(random.uniform(cap / 2, cap))
+    raise ValueError("attempts must be at least 1")
+
+
+async def crawl(start_url, *, workers, rate, timeline=None):
+    found, seen = {}, {start_url}
+    queue = asyncio.Queue()
+    queue.put_nowait(start_url)
+    limiter = AsyncLimiter(rate, 1)
+
+    async def worker(name, session, bar):
+        while True:
+            url = await queue.get()
+            try:
+                async with limiter, tracked(timeline, name, url):
+                    html = await fetch(session, url)
+                found[url], links = parse_page(url, html)
+                for link in links:
+                    if link not in seen:
+                        seen.add(link)
+                        queue.put_nowait(link)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                found[url] = exc
+            finally:
+                bar.total = len(seen)
+                bar.update(1)
+                queue.task_done()
+
+    async with aiohttp.ClientSession() as session:
+        with tqdm(total=1, **BAR) as bar:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(worker(f"worker {n}", session, bar))
+                         for n in range(1, workers + 1)]
+                await queue.join()
+                for task in tasks:
+                    task.cancel()
+    return found
+
+
+@pytest.mark.parametrize("check, answer", [(check_robust_fetch, fetch), (check_crawl, crawl),
+                                           (check_crawl_cancel, crawl)])
+def test_reference_answers_pass(check, answer):
+    result = run(check, answer)
+    assert result.passed, result.message
+
+
+# -- exercise 1: fetch ------------------------------------------------------------------------
+async def fetch_once(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=request_timeout)) as response:
         response.raise_for_status()
-        return (await response.json())["name"]
+        return await response.text()
 
 
-async def fetch_all(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+async def fetch_retries_everything(session, url, *, attempts=3, request_timeout=0.5,
+                                   base_delay=0.05):
+    for k in range(attempts):
+        try:
+            return await fetch_once(session, url, request_timeout=request_timeout)
+        except (aiohttp.ClientError, TimeoutError):
+            if k == attempts - 1:
+                raise
+            await asyncio.sleep(base_delay * 2**k * 0.75)
 
 
-async def sequential(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+async def fetch_swallows(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    for k in range(attempts):
+        try:
+            return await fetch_once(session, url, request_timeout=request_timeout)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status < 500:
+                raise
+        except TimeoutError:
+            pass
+        await asyncio.sleep(base_delay * 2**k * 0.75)
+    return None
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
+async def fetch_one_budget(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    async with asyncio.timeout(request_timeout):  # one timeout for every attempt together
+        for k in range(attempts):
+            try:
+                async with session.get(url) as response:
+                    response.raise_for_status()
+                    return await response.text()
+            except aiohttp.ClientResponseError as exc:
+                if k == attempts - 1 or exc.status < 500:
+                    raise
+                await asyncio.sleep(base_delay * 2**k * 0.75)
 
 
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+async def fetch_no_wait(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    for k in range(attempts):
+        try:
+            return await fetch_once(session, url, request_timeout=request_timeout)
+        except (aiohttp.ClientResponseError, TimeoutError) as exc:
+            if k == attempts - 1 or getattr(exc, "status", 500) < 500:
+                raise
+
+
+async def fetch_fixed_delay(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    for k in range(attempts):
+        try:
+            return await fetch_once(session, url, request_timeout=request_timeout)
+        except (aiohttp.ClientResponseError, TimeoutError) as exc:
+            if k == attempts - 1 or getattr(exc, "status", 500) < 500:
+                raise
+            await asyncio.sleep(0.1 * 2**k * 0.75)  # base_delay ignored
+
+
+async def fetch_ignores_timeout(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    return await fetch(session, url, attempts=attempts, request_timeout=0.5, base_delay=base_delay)
+
+
+async def fetch_ignores_attempts(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    return await fetch(session, url, attempts=3, request_timeout=request_timeout, base_delay=base_delay)
+
+
+async def fetch_wraps_error(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+    try:
+        return await fetch(session, url, attempts=attempts, request_timeout=request_timeout,
+                           base_delay=base_delay)
+    except aiohttp.ClientResponseError:
+        raise RuntimeError("gave up") from None
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+    (fetch_once, ["raised ClientResponseError (HTTP 503) after 1 request", "worth retrying"]),
+    (fetch_retries_everything, ["does not exist (404)", "sent 3 requests"]),
+    (fetch_swallows, ["returned None after 3 requests", "raise the last error"]),
+    (fetch_one_budget, ["first answer takes 0.4 s", "raised TimeoutError after 1 request"]),
+    (fetch_no_wait, ["waited", "below", "double"]),
+    (fetch_fixed_delay, ["waited", "is base_delay used?"]),
+    (fetch_ignores_timeout, ["waited for that first answer"]),
+    (fetch_ignores_attempts, ["sent 3 requests before raising TimeoutError; expected 2"]),
+    (fetch_wraps_error, ["raised RuntimeError", "the HTTP 503"]),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_capstone_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_robust_fetch_rejects(wrong, observed):
+    rejected(run(check_robust_fetch, wrong), *observed)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
+# -- exercise 2: crawl ------------------------------------------------------------------------
+async def crawl_sequential(start_url, *, workers, rate, timeline=None):
+    found, seen, todo = {}, {start_url}, [start_url]
+    async with aiohttp.ClientSession() as session:
+        while todo:
+            url = todo.pop(0)
+            try:
+                async with tracked(timeline, "worker 1", url):
+                    html = await fetch(session, url)
+                found[url], links = parse_page(url, html)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                found[url], links = exc, []
+            for link in links:
+                if link not in seen:
+                    seen.add(link)
+                    todo.append(link)
+    return found
 
 
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
+def crawl_variant(*, dedupe=True, catch=True, limit=True, fixed_workers=None, cancel=True):
+    """The reference crawl with one mistake."""
+
+    async def crawl_wrong(start_url, *, workers, rate, timeline=None):
+        workers = fixed_workers or workers
+        found, seen = {}, {start_url}
+        queue = asyncio.Queue()
+        queue.put_nowait(start_url)
+        limiter = AsyncLimiter(rate, 1) if limit else nullcontext()
+
+        async def worker(name, session):
+            while True:
+                url = await queue.get()
+                if not dedupe:
+                    seen.add(url)  # marked when fetched, not when queued
+                try:
+                    async with limiter, tracked(timeline, name, url):
+                        html = await fetch(session, url)
+                    found[url], links = parse_page(url, html)
+                    for link in links:
+                        if link not in seen:
+                            if dedupe:
+                                seen.add(link)
+                            queue.put_nowait(link)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    if not catch:
+                        raise
+                    found[url] = exc
+                finally:
+                    queue.task_done()
+
+        async with aiohttp.ClientSession() as session:
+            if not cancel:  # plain tasks, never stopped
+                for n in range(1, workers + 1):
+                    asyncio.create_task(worker(f"worker {n}", session))  # noqa: RUF006
+                await queue.join()
+                return found
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(worker(f"worker {n}", session))
+                         for n in range(1, workers + 1)]
+                await queue.join()
+                for task in tasks:
+                    task.cancel()
+        return found
+
+    return crawl_wrong
 
 
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
+async def crawl_keeps_fragments(start_url, *, workers, rate, timeline=None):
+    found = await crawl(start_url, workers=workers, rate=rate, timeline=timeline)
+    return {url + "#top": value for url, value in found.items()}
 
 
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
+async def crawl_error_strings(start_url, *, workers, rate, timeline=None):
+    found = await crawl(start_url, workers=workers, rate=rate, timeline=timeline)
+    return {u: v if isinstance(v, str) else None for u, v in found.items()}
 
 
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
 @pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
+    (crawl_sequential, ["never had more than 1 request", "workers should fetch at the same"]),
+    (crawl_variant(dedupe=False), ["requested", "times", "already"]),
+    (crawl_variant(catch=False), ["raised ExceptionGroup (ClientResponseError", "must not stop"]),
+    (crawl_variant(limit=False), ["pages start within", "at 10 per second"]),
+    (crawl_variant(fixed_workers=4), ["4 requests in flight at once; with 2 workers"]),
+    (crawl_variant(cancel=False), ["still running", "workers must be stopped"]),
+    (crawl_keeps_fragments, ["missing", "reachable from the start"]),
+    (crawl_error_strings, ["the value None", "the exception fetch raised"]),
 ])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_capstone_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
+def test_crawl_rejects(wrong, observed):
+    rejected(run(check_crawl, wrong), *observed)
+
+
+# -- exercise 3: cancel ------------------------------------------------------------------------
+def leaky_crawl(*, swallow=False, bare_session=False, bare_bar=False, bare_tasks=False):
+    """The reference crawl, with plain tasks, a session and a bar closed only at the end."""
+
+    async def crawl_wrong(start_url, *, workers, rate, timeline=None):
+        found, seen = {}, {start_url}
+        queue = asyncio.Queue()
+        queue.put_nowait(start_url)
+        limiter = AsyncLimiter(rate, 1)
+        session = aiohttp.ClientSession() if bare_session else None
+        bar = tqdm(total=1, **BAR) if bare_bar else None
+
+        async def worker(session, bar):
+            while True:
+                url = await queue.get()
+                try:
+                    async with limiter:
+                        html = await fetch(session, url)
+                    found[url], links = parse_page(url, html)
+                    for link in links:
+                        if link not in seen:
+                            seen.add(link)
+                            queue.put_nowait(link)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    found[url] = exc
+                finally:
+                    bar.total = len(seen)
+                    bar.update(1)
+                    queue.task_done()
+
+        async def run(session, bar):
+            if bare_tasks:
+                tasks = [asyncio.create_task(worker(session, bar)) for _ in range(workers)]
+                await queue.join()
+                for task in tasks:
+                    task.cancel()
+                return
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(worker(session, bar)) for _ in range(workers)]
+                await queue.join()
+                for task in tasks:
+                    task.cancel()
+
+        try:
+            if bare_session and bare_bar:
+                await run(session, bar)
+                bar.close()
+                await session.close()
+            elif bare_session:
+                with tqdm(total=1, **BAR) as bar:
+                    await run(session, bar)
+                await session.close()
+            elif bare_bar:
+                async with aiohttp.ClientSession() as session:
+                    await run(session, bar)
+                bar.close()
+            else:
+                async with aiohttp.ClientSession() as session:
+                    with tqdm(total=1, **BAR) as bar:
+                        await run(session, bar)
+        except asyncio.CancelledError:
+            if not swallow:
+                raise
+        return found
+
+    return crawl_wrong
+
+
+@pytest.mark.parametrize("wrong, observed", [
+    (leaky_crawl(bare_tasks=True), ["were still running", "arrived at the server afterwards"]),
+    (leaky_crawl(bare_session=True), ["left its ClientSession open"]),
+    (leaky_crawl(bare_bar=True), ["left its progress bar open"]),
+    (leaky_crawl(swallow=True), ["returned dict", "swallowed the CancelledError"]),
+    (leaky_crawl(bare_tasks=True, bare_session=True, bare_bar=True), ["were still running"]),
+])
+def test_crawl_cancel_rejects(wrong, observed):
+    rejected(run(check_crawl_cancel, wrong), *observed)
+
+
+def test_checks_reject_a_coroutine_object():
+    coro = crawl("http://127.0.0.1:9/", workers=1, rate=1)
+    rejected(run(check_crawl, coro), "not `crawl(...)`")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="Queue.shutdown is new in 3.13")
+def test_crawl_with_queue_shutdown_passes():
+    async def crawl_shutdown(start_url, *, workers, rate, timeline=None):
+        found, seen, pending = {}, {start_url}, [1]
+        queue = asyncio.Queue()
+        queue.put_nowait(start_url)
+        limiter = AsyncLimiter(rate, 1)
+
+        async def worker(name, session):
+            while True:
+                try:
+                    url = await queue.get()
+                except asyncio.QueueShutDown:
+                    return
+                try:
+                    async with limiter, tracked(timeline, name, url):
+                        html = await fetch(session, url)
+                    found[url], links = parse_page(url, html)
+                    for link in links:
+                        if link not in seen:
+                            seen.add(link)
+                            pending[0] += 1
+                            queue.put_nowait(link)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    found[url] = exc
+                pending[0] -= 1
+                if not pending[0]:
+                    queue.shutdown()
+
+        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as tg:
+            for n in range(1, workers + 1):
+                tg.create_task(worker(f"worker {n}", session))
+        return found
+
+    result = run(check_crawl, crawl_shutdown)
+    assert result.passed, result.message
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_capstone_fetch_all, fetch_all),
-                                           (check_capstone_pause, pause)])
+@pytest.mark.parametrize("check, answer", [(check_robust_fetch, fetch), (check_crawl, crawl),
+                                           (check_crawl_cancel, crawl)])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
-        result = asyncio.run(check(answer))
+        result = run(check, answer)
         assert result.passed, result.message

@@ -1,56 +1,504 @@
-"""Checks for notebook 19 (Capstone).
+"""Checks for notebook 19 (Capstone): the crawler's pieces, one at a time.
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+Every check watches the learner's code from the server's side (the demo site logs when each
+request arrived, ended and with what status), so it can count retries and the waits between
+them, requests in flight at once, request starts per second, pages fetched twice, and
+requests that arrive after a crawl was cancelled. It also notes the tasks, client sessions and
+progress bars the learner's code created, to find those left behind. The crawl checks serve a
+small site written for them (21 pages, with a dead link, an error page and a flaky page) from
+a temporary folder: the course's :class:`DemoSite` reads any folder with a manifest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import contextvars
+import gc
+import html
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+import aiohttp
+from aiohttp import web
+from tqdm import tqdm
 
-__all__ = ["check_capstone_fetch_all", "check_capstone_pause"]
+from ..servers import DemoSite
+from ..timeline import Timeline
+from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+__all__ = ["check_crawl", "check_crawl_cancel", "check_robust_fetch"]
+
+#: Extra time a retry's waits may take on a busy machine (s), and the share of the shortest
+#: wait that still counts (the server's clock and the client's differ by a little).
+_SLACK = 0.15
+_LOWER = 0.85
+_LATENCY = 0.02
+
+
+# -- observing what the learner's code leaves behind ------------------------------------------
+_MINE: contextvars.ContextVar[object | None] = contextvars.ContextVar("_MINE", default=None)
+
+
+@contextlib.contextmanager
+def _noting_tasks() -> Iterator[list[asyncio.Task[Any]]]:
+    """Note every task created inside the block, by code running in it or in its tasks (a task
+    inherits the context of the code that made it), so the kernel's tasks are left alone."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+    marker, created = object(), []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        task = previous(loop, coro, **kwargs) if previous else asyncio.Task(coro, loop=loop,
+                                                                              **kwargs)
+        if _MINE.get() is marker:
+            created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    token = _MINE.set(marker)
+    try:
+        yield created
+    finally:
+        _MINE.reset(token)
+        loop.set_task_factory(previous)
+
+
+async def _end(tasks: list[asyncio.Task[Any]]) -> int:
+    """Cancel the tasks still running (and wait for them); return how many there were. Every
+    outcome is retrieved, so nothing warns later in the learner's notebook."""
+    running = [t for t in tasks if not t.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=2)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()
+    return len(running)
+
+
+def _open_sessions() -> set[aiohttp.ClientSession]:
+    return {o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession) and not o.closed}
+
+
+def _open_bars() -> set[Any]:
+    return set(getattr(tqdm, "_instances", ()))
+
+
+def _outcome_problem(call: str, outcome: Outcome, see: str) -> None:
+    """The shared ❌ sentences: a blocking call, the time limit, an un-awaited value."""
+    if outcome.blocking:
+        fail(blocking_message(call, outcome.blocking, see))
+    if outcome.timed_out:
+        fail(f"{call} did not finish within its time limit: is a worker waiting for ever, or "
+             "does the crawl never notice that the queue is drained (section 3)?")
+    if outcome.unawaited:
+        fail(f"{call} returned {outcome.unawaited} objects instead of values: a missing "
+             "`await` somewhere?")
+
+
+def _raised(error: BaseException | None) -> str:
+    if isinstance(error, BaseExceptionGroup) and error.exceptions:
+        return f"{type(error).__name__} ({_raised(error.exceptions[0])} inside)"
+    status = getattr(error, "status", None)
+    what = f" (HTTP {status})" if isinstance(status, int) else ""
+    return f"{type(error).__name__}{what}"
+
+
+def _statuses(error: BaseException | None) -> set[int]:
+    seen = set()
+    while error is not None:
+        if isinstance(getattr(error, "status", None), int):
+            seen.add(error.status)
+        error = error.__cause__
+    return seen
+
+
+# -- exercise 1: one page, with a timeout per request and retries ------------------------------
+_FLAKY_A, _FLAKY_B = "/articles/basics-4.html", "/articles/history-5.html"
+_SLOW_FIRST, _SLOW = "/articles/patterns-3.html", "/articles/networking-2.html"
+_GOOD = "/articles/testing-1.html"
+
+
+class _FetchSite(DemoSite):
+    """The demo site, where the first request for ``_SLOW_FIRST`` takes 0.4 s (a per-request
+    timeout cuts it; the next requests answer at once)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.slowed: set[str] = set()
+
+    def delay_for(self, request: web.Request) -> float:
+        if request.path == _SLOW_FIRST and _SLOW_FIRST not in self.slowed:
+            self.slowed.add(_SLOW_FIRST)
+            return 0.4
+        return super().delay_for(request)
+
+
+def _waits(site: DemoSite, path: str) -> list[float]:
+    """The client's waits between two requests for ``path``: from an answer's end (as the
+    server logged it) to the next request's arrival."""
+    log = [r for r in site.stats.log if r.path.partition("?")[0] == path]
+    return [b.started - a.finished for a, b in zip(log, log[1:], strict=False)
+            if a.finished is not None]
 
 
 @checker
-async def check_capstone_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
-            if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+async def check_robust_fetch(fetch: Callable[..., Any]) -> str:
+    """``fetch(session, url, *, attempts, request_timeout, base_delay)`` returns the page's
+    text; each request may take ``request_timeout`` s; 5xx answers and timeouts are retried
+    after equal-jitter waits that double from ``base_delay``; other errors are raised at once; after ``attempts``
+    tries the last error is raised."""
+    require_callable(fetch, "fetch", is_async=True)
+    see = "section 2"
+    with _FetchSite(latency=_LATENCY, flaky={_FLAKY_A: 2, _FLAKY_B: 5}, errors={},
+                    slow={_SLOW: 0.5}, page_latency={}) as site:
+        title_of = {p: html.escape(site.pages[p].title, quote=False) for p in site.pages}
+        async with aiohttp.ClientSession() as session:
+
+            async def call(path: str, attempts: int, seconds: float, base: float,
+                           limit: float = 4.0) -> tuple[str, Outcome, int]:
+                site.reset()
+                text = (f"fetch(session, url, attempts={attempts}, request_timeout={seconds:g}, "
+                        f"base_delay={base:g})")
+                outcome = await run_learner(fetch, session, site.url + path, attempts=attempts,
+                                            request_timeout=seconds, base_delay=base,
+                                            time_limit=limit)
+                _outcome_problem(text, outcome, see)
+                return text, outcome, site.page_counts()[path]
+
+            # A page that works: its text, in one request.
+            text, outcome, made = await call(_GOOD, 3, 0.5, 0.05)
+            if outcome.error is not None:
+                fail(f"For a page that answers at once, {text} raised "
+                     f"{_raised(outcome.error)}: {outcome.error}.")
+            if not isinstance(outcome.value, str) or title_of[_GOOD] not in outcome.value:
+                fail(f"For a page that answers at once, {text} returned "
+                     f"{outcome.value!r:.80}; expected the page's HTML text (a str).")
+            if made != 1:
+                fail(f"For a page that answers at once, {text} sent {made} requests; one is "
+                     "enough.")
+
+            # Flaky pages: success at the last allowed attempt, then giving up.
+            for path, fails, attempts, base in ((_FLAKY_A, 2, 4, 0.15), (_FLAKY_B, 5, 3, 0.01)):
+                text, outcome, made = await call(path, attempts, 0.5, base)
+                when = f"For a page that answers 503 to its first {fails} requests, {text}"
+                if fails < attempts:
+                    if outcome.error is not None:
+                        fail(f"{when} raised {_raised(outcome.error)} after {made} "
+                             f"request{'s' * (made != 1)}; the page answers at request "
+                             f"{fails + 1}: a 503 is worth retrying ({see}).")
+                    if made != fails + 1:
+                        fail(f"{when} sent {made} requests; the page answers at request "
+                             f"{fails + 1}.")
+                    if not isinstance(outcome.value, str) or title_of[path] not in outcome.value:
+                        fail(f"{when} returned {outcome.value!r:.60}; expected the page's "
+                             "text from the answer that worked.")
+                else:
+                    if outcome.error is None:
+                        fail(f"{when} returned {outcome.value!r:.40} after {made} requests: "
+                             f"after {attempts} failed attempts it should raise the last "
+                             f"error, so that the crawl can record it ({see}).")
+                    if made != attempts:
+                        fail(f"{when} gave up after {made} requests; it should try "
+                             f"{attempts} times.")
+                    if 503 not in _statuses(outcome.error):
+                        fail(f"{when} raised {_raised(outcome.error)}; raise the last error "
+                             "itself (the HTTP 503), so the caller sees what went wrong.")
+                waits = _waits(site, path)
+                for k, wait in enumerate(waits):
+                    cap = base * 2 ** k
+                    if wait < _LOWER * cap / 2:
+                        shown = ", ".join(f"{w:.3f}" for w in waits)
+                        fail(f"{when} waited {shown} s between its requests (as the server "
+                             f"saw them): wait {k + 1} was below {cap / 2:.3f} s, half of "
+                             f"base_delay * 2**{k}; the waits start from base_delay and double "
+                             f"({see}).")
+                most = sum(base * 2 ** k for k in range(len(waits)))
+                if sum(waits) > most + _SLACK:
+                    fail(f"{when} waited {sum(waits):.2f} s in all between its requests; with "
+                         f"base_delay={base:g} the waits add up to {most:.2f} s at most: is "
+                         "base_delay used?")
+
+            # A 404 is not retried.
+            text, outcome, made = await call("/articles/basics-0.html", 3, 0.5, 0.01)
+            if outcome.error is None:
+                fail(f"For a page that does not exist (404), {text} returned "
+                     f"{outcome.value!r:.40}: raise the error, so that the crawl can record "
+                     f"the dead link ({see}).")
+            if made != 1:
+                fail(f"For a page that does not exist (404), {text} sent {made} requests: a "
+                     f"404 will not get better; raise it at once ({see}).")
+            if 404 not in _statuses(outcome.error):
+                fail(f"For a page that does not exist, {text} raised "
+                     f"{_raised(outcome.error)}; expected the HTTP 404 error itself.")
+
+            # A timeout per request: a slow first answer is cut, the second one comes in time.
+            site.slowed.clear()
+            text, outcome, made = await call(_SLOW_FIRST, 3, 0.15, 0.01)
+            when = (f"For a page whose first answer takes 0.4 s and the next ones {_LATENCY:g} s, "
+                    f"{text}")
+            if outcome.error is None and made == 1:
+                fail(f"{when} waited for that first answer ({outcome.elapsed:.2f} s): each "
+                     f"request may take request_timeout=0.15 s at most ({see}).")
+            if outcome.error is not None:
+                fail(f"{when} raised {_raised(outcome.error)} after {made} "
+                     f"request{'s' * (made != 1)}: a timeout is worth retrying, and each "
+                     f"attempt gets its own timeout ({see}).")
+            if made != 2:
+                fail(f"{when} sent {made} requests; the second one answers in time.")
+
+            # Always too slow: every attempt times out, and the last timeout is raised.
+            text, outcome, made = await call(_SLOW, 2, 0.1, 0.01)
+            when = f"For a page that always takes 0.5 s, {text}"
+            if outcome.error is None:
+                fail(f"{when} returned after {made} request{'s' * (made != 1)} and "
+                     f"{outcome.elapsed:.2f} s: each request may take 0.1 s at most, and "
+                     f"after the last attempt the TimeoutError is raised ({see}).")
+            if not isinstance(outcome.error, TimeoutError):
+                fail(f"{when} raised {_raised(outcome.error)}; expected the last attempt's "
+                     "TimeoutError.")
+            if made != 2:
+                fail(f"{when} sent {made} request{'s' * (made != 1)} before raising "
+                     f"TimeoutError; expected 2, each with its own 0.1 s ({see}).")
+    return ("Retries with doubling waits for 503s and timeouts, a timeout per request, a 404 "
+            "raised at once, and the last error raised when the attempts ran out.")
+
+
+# -- exercises 2 and 3: the crawl --------------------------------------------------------------
+#: The check site: path -> (title, hrefs as written in the page).
+_SECTIONS = 4
+
+
+def _check_site_pages() -> dict[str, tuple[str, list[str]]]:
+    pages: dict[str, tuple[str, list[str]]] = {
+        "/index.html": ("Home", [f"sections/s{k}.html" for k in range(1, _SECTIONS + 1)]
+                        + ["about.html#team", "https://example.invalid/elsewhere.html"]),
+        "/about.html": ("About", ["index.html", "about.html#top"]),
+    }
+    for k in range(1, _SECTIONS + 1):
+        pages[f"/sections/s{k}.html"] = (f"Section {k}", ["../index.html"] + [
+            f"../pages/{k}-{j}.html" for j in (1, 2, 3)])
+        for j in (1, 2, 3):
+            links = [f"../sections/s{k}.html#top", f"{k}-{j % 3 + 1}.html",
+                     f"/pages/{k % _SECTIONS + 1}-{j}.html"]
+            pages[f"/pages/{k}-{j}.html"] = (f"Page {k}.{j}", links)
+    pages["/pages/1-2.html"][1].append("/missing.html")  # a dead link: 404
+    pages["/pages/2-3.html"][1].append("broken.html")  # an error page: 500
+    pages["/pages/3-1.html"][1].append("flaky.html")  # fails once, then works
+    pages["/pages/broken.html"] = ("Broken", [])
+    pages["/pages/flaky.html"] = ("Flaky", ["../index.html"])
+    return pages
+
+
+_DEAD, _BROKEN, _FLAKY = "/missing.html", "/pages/broken.html", "/pages/flaky.html"
+
+
+def _write_site(root: Path) -> None:
+    manifest = {"pages": {}}
+    for path, (title, hrefs) in _check_site_pages().items():
+        file = root / path.lstrip("/")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        anchors = "\n".join(f'<a href="{h}">{h}</a>' for h in hrefs)
+        file.write_text(f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>\n"
+                        f"<body><h1>{title}</h1>\n{anchors}\n</body></html>\n", "utf-8")
+        manifest["pages"][path] = {"title": title, "links": []}
+    (root / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
+@contextlib.contextmanager
+def _check_site(latency: float) -> Iterator[DemoSite]:
+    with tempfile.TemporaryDirectory(prefix="asynclab-capstone-") as folder:
+        _write_site(Path(folder))
+        with DemoSite(root=folder, latency=latency, errors={_BROKEN: 500}, flaky={_FLAKY: 1},
+                      slow={}, page_latency={}) as site:
+            yield site
+
+
+def _most_starts(times: list[float], rate: float) -> tuple[int, float, float]:
+    """The window (of 0.2 s or more) in which the starts most exceed ``rate`` per second plus
+    a burst of ``rate``: (starts in it, its length, the bound)."""
+    worst = (0, 0.0, 0.0)
+    excess = float("-inf")
+    for i, a in enumerate(times):
+        for j in range(i, len(times)):
+            span = max(times[j] - a, 0.2)
+            count = j - i + 1
+            bound = rate * span + rate + 2
+            if count - bound > excess:
+                excess, worst = count - bound, (count, span, bound)
+    return worst
+
+
+async def _crawl_once(crawl: Callable[..., Any], site: DemoSite, workers: int, rate: float,
+                      timeline: Timeline | None) -> tuple[str, Any, float]:
+    site.reset()
+    call = f"crawl(start, workers={workers}, rate={rate:g})"
+    err = io.StringIO()
+    with _noting_tasks() as tasks, contextlib.redirect_stderr(err):
+        kwargs = {"timeline": timeline} if timeline is not None else {}
+        outcome = await run_learner(crawl, site.url + "/index.html", workers=workers,
+                                    rate=rate, time_limit=5, cancel_leftover_tasks=False,
+                                    **kwargs)
+    left = await _end(tasks)
+    _outcome_problem(call, outcome, "section 3")
+    if outcome.error is not None:
+        fail(f"{call} raised {_raised(outcome.error)}. A dead page must not "
+             "stop the crawl: record its error and go on (section 3).")
+    if left:
+        fail(f"{call} returned while {left} of the tasks it started were still running: the "
+             "workers must be stopped before it returns (section 3).")
+    return call, outcome.value, outcome.elapsed
 
 
 @checker
-async def check_capstone_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_crawl(crawl: Callable[..., Any]) -> str:
+    """``crawl(start_url, *, workers, rate, timeline=None)`` returns ``{url: title}`` for
+    every page reachable from ``start_url`` on the same site, and ``{url: exception}`` for
+    those that failed; each page is fetched once, at most ``workers`` at a time (and that many
+    when there is work), with at most ``rate`` starts per second (plus one burst)."""
+    require_callable(crawl, "crawl", is_async=True)
+    pages = _check_site_pages()
+    with _check_site(latency=0.03) as site:
+        base = site.url
+        expected = {base + p: t for p, (t, _) in pages.items() if p != _BROKEN}
+        want = set(expected) | {base + _DEAD, base + _BROKEN}
+        notes = []
+        for workers, rate in ((2, 1000), (5, 1000), (4, 10)):
+            timeline = Timeline()
+            call, found, elapsed = await _crawl_once(crawl, site, workers, rate, timeline)
+            if not isinstance(found, dict):
+                fail(f"{call} returned a {type(found).__name__}; expected a dict "
+                     "{url: title or error}.")
+            missing = sorted(u.removeprefix(base) for u in want - set(found))
+            extra = sorted(str(u).removeprefix(base) for u in set(found) - want)
+            if missing:
+                fail(f"{call} found {len(found)} pages; {len(missing)} reachable from the start "
+                     f"are missing, e.g. {', '.join(missing[:3])}. Every link found must be "
+                     "queued (section 3).")
+            if extra:
+                fail(f"{call} returned keys that are not pages of the site: "
+                     f"{', '.join(extra[:3])}. Keys are full URLs without #fragment, and "
+                     "links that leave the site are not followed (notebook 09, section 3).")
+            counts = site.page_counts()
+            twice = sorted(p for p in pages if p not in (_BROKEN, _FLAKY) and counts[p] > 1)
+            if twice:
+                fail(f"{call} requested {twice[0]} {counts[twice[0]]} times (and "
+                     f"{len(twice)} pages more than once): remember which URLs were already "
+                     "queued (section 3).")
+            wrong = [u for u, title in expected.items() if found[u] != title]
+            if wrong:
+                u = wrong[0]
+                fail(f"{call} gave {u.removeprefix(base)} the value {found[u]!r:.60}; "
+                     f"expected its title, {expected[u]!r}"
+                     + (" (this page fails its first request: is the crawl using fetch, with "
+                        "its retries?)" if u.endswith(_FLAKY) else "."))
+            for path, status in ((_DEAD, 404), (_BROKEN, 500)):
+                value = found[base + path]
+                if not isinstance(value, BaseException):
+                    fail(f"{call} gave {path} (it answers HTTP {status}) the value "
+                         f"{value!r:.40}; expected the exception fetch raised for it, so that "
+                         "errors can be counted (section 3).")
+            peak = site.peak_in_flight()
+            if peak > workers:
+                fail(f"{call}: the server had {peak} requests in flight at once; with "
+                     f"{workers} workers it should never see more than {workers}.")
+            if rate > 100 and peak < min(workers, 3):
+                fail(f"{call}: the server never had more than {peak} request"
+                     f"{'s' * (peak != 1)} in flight at once, though pages waited in the "
+                     f"queue: the {workers} workers should fetch at the same time (section 3).")
+            if len(timeline.lanes) > workers or len(timeline.spans) < len(want):
+                fail(f"{call}, given a Timeline, recorded {len(timeline.spans)} spans in "
+                     f"{len(timeline.lanes)} lanes; expected one span per page ({len(want)}) "
+                     f"in one lane per worker, at most {workers} (section 3).")
+            if rate < 100:
+                firsts: dict[str, float] = {}
+                for r in site.stats.log:
+                    firsts.setdefault(r.path, r.started)
+                starts = sorted(firsts.values())
+                count, span, bound = _most_starts(starts, rate)
+                if count > bound:
+                    fail(f"{call}: the server saw {count} pages start within {span:.2f} s; at "
+                         f"{rate:g} per second, with a burst of {rate:g}, that is "
+                         f"{int(bound)} at most (section 3).")
+                notes.append(f"{len(starts)} pages in {elapsed:.1f} s at rate={rate:g}")
+    return (f"Every page fetched once, errors recorded, never more requests at once than "
+            f"workers, the rate respected ({notes[0]}), and no task left running.")
+
+
+@checker
+async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
+    """Cancelled mid-crawl, ``crawl`` lets the ``CancelledError`` through, and leaves no
+    task running, no session open, no progress bar open, and no request coming."""
+    require_callable(crawl, "crawl", is_async=True)
+    call = "crawl(start, workers=3, rate=1000)"
+    see = "section 4"
+    with _check_site(latency=0.1) as site:
+        site.reset()
+        sessions, bars = _open_sessions(), _open_bars()
+        err = io.StringIO()
+        with _noting_tasks() as tasks, contextlib.redirect_stderr(err):
+            runner = asyncio.create_task(run_learner(
+                crawl, site.url + "/index.html", workers=3, rate=1000, time_limit=5,
+                cancel_leftover_tasks=False))
+            waited = time.perf_counter()
+            while len(site.stats.log) < 4 and not runner.done() \
+                    and time.perf_counter() - waited < 3:  # the server counts in its thread
+                await asyncio.sleep(0.01)  # noqa: ASYNC110
+            started = len(site.stats.log)
+            runner.cancel()
+            done, _ = await asyncio.wait([runner], timeout=2)
+            ended = time.perf_counter()
+            await asyncio.sleep(0.15)  # time for a left-over worker to send its next request
+            late = sum(1 for r in site.stats.log if r.started > ended + 0.02)
+            left = await _end([t for t in tasks if t is not runner])
+            await _end([runner])
+        new_bars = _open_bars() - bars
+        for bar in new_bars:
+            bar.close()
+        open_sessions = _open_sessions() - sessions
+        for session in open_sessions:
+            await session.close()
+        gc.collect()
+        outcome = runner.result() if done and not runner.cancelled() else None
+        if outcome is not None and outcome.blocking:
+            fail(blocking_message(call, outcome.blocking, see))
+        if outcome is not None and outcome.error is not None:
+            fail(f"Cancelled after {started} requests, {call} raised "
+                 f"{_raised(outcome.error)} instead of letting the CancelledError through "
+                 f"({see}).")
+        if outcome is not None:
+            what = "did not stop" if outcome.timed_out else \
+                f"returned {type(outcome.value).__name__} {outcome.value!r:.40}"
+            fail(f"Cancelled after {started} requests, {call} {what}: it swallowed the "
+                 "CancelledError, so whoever cancelled it (a kernel interrupt, a timeout, a "
+                 f"TaskGroup) thinks it finished ({see}).")
+        if not done:
+            fail(f"{call} was still running 2 s after it was cancelled ({see}).")
+        if left or late:
+            fail(f"Cancelled after {started} requests, {call} ended, but {left} of the "
+                 f"tasks it started were still running and {late} request"
+                 f"{'s' * (late != 1)} arrived at the server afterwards: its workers must "
+                 f"end with it ({see}).")
+        if open_sessions:
+            fail(f"Cancelled after {started} requests, {call} left its ClientSession open "
+                 f"(\"Unclosed client session\" when it is collected): close it on every "
+                 f"way out ({see}).")
+        if new_bars:
+            fail(f"Cancelled after {started} requests, {call} left its progress bar open: "
+                 f"close it on every way out ({see}).")
+        deadline = time.perf_counter() + 1
+        while site.stats.in_flight and time.perf_counter() < deadline:
+            await asyncio.sleep(0.02)  # noqa: ASYNC110 (the server counts in its thread)
+        if site.stats.in_flight:
+            fail(f"1 s after {call} was cancelled, the server still had "
+                 f"{site.stats.in_flight} requests in flight from it.")
+    return (f"Cancelled after {started} requests, the crawl let the CancelledError through, "
+            "its workers ended, its session and progress bar were closed, and no request came "
+            "afterwards.")
