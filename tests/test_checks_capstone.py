@@ -174,7 +174,8 @@ async def fetch_ignores_timeout(session, url, *, attempts=3, request_timeout=0.5
 
 
 async def fetch_ignores_attempts(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
-    return await fetch(session, url, attempts=3, request_timeout=request_timeout, base_delay=base_delay)
+    return await fetch(session, url, attempts=3, request_timeout=request_timeout,
+                       base_delay=base_delay)
 
 
 async def fetch_wraps_error(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):

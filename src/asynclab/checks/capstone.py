@@ -153,8 +153,8 @@ def _waits(site: DemoSite, path: str) -> list[float]:
 async def check_robust_fetch(fetch: Callable[..., Any]) -> str:
     """``fetch(session, url, *, attempts, request_timeout, base_delay)`` returns the page's
     text; each request may take ``request_timeout`` s; 5xx answers and timeouts are retried
-    after equal-jitter waits that double from ``base_delay``; other errors are raised at once; after ``attempts``
-    tries the last error is raised."""
+    after equal-jitter waits that double from ``base_delay``; other errors are raised at once;
+    after ``attempts`` tries the last error is raised."""
     require_callable(fetch, "fetch", is_async=True)
     see = "section 2"
     with _FetchSite(latency=_LATENCY, flaky={_FLAKY_A: 2, _FLAKY_B: 5}, errors={},
@@ -448,9 +448,10 @@ async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
                 crawl, site.url + "/index.html", workers=3, rate=1000, time_limit=5,
                 cancel_leftover_tasks=False))
             waited = time.perf_counter()
-            while len(site.stats.log) < 4 and not runner.done() \
-                    and time.perf_counter() - waited < 3:  # the server counts in its thread
-                await asyncio.sleep(0.01)  # noqa: ASYNC110
+            # The server counts in its own thread: poll it.
+            while (len(site.stats.log) < 4 and not runner.done()  # noqa: ASYNC110
+                   and time.perf_counter() - waited < 3):
+                await asyncio.sleep(0.01)
             started = len(site.stats.log)
             runner.cancel()
             done, _ = await asyncio.wait([runner], timeout=2)
@@ -494,8 +495,8 @@ async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
             fail(f"Cancelled after {started} requests, {call} left its progress bar open: "
                  f"close it on every way out ({see}).")
         deadline = time.perf_counter() + 1
-        while site.stats.in_flight and time.perf_counter() < deadline:
-            await asyncio.sleep(0.02)  # noqa: ASYNC110 (the server counts in its thread)
+        while site.stats.in_flight and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
         if site.stats.in_flight:
             fail(f"1 s after {call} was cancelled, the server still had "
                  f"{site.stats.in_flight} requests in flight from it.")
