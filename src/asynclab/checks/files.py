@@ -200,7 +200,7 @@ async def check_read_texts(read_texts: Callable[..., Any]) -> str:
 # -- Exercise 2: read_all(paths, read, workers) ------------------------------------------
 
 #: How long the check's read() takes: a slow disk, simulated.
-SLOW_READ = 0.06
+SLOW_READ = 0.1  # the (4 paths, 4 workers) case needs 4 new threads to overlap within it
 #: (how many paths, workers): a hard-coded pool size fails one of them.
 _POOL_CASES = ((6, 2), (9, 3), (4, 4))
 
