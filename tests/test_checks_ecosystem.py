@@ -1,100 +1,267 @@
-"""The checks of notebook 18 (The async ecosystem) reject the wrong answers learners write
-and accept the reference answers, also on a busy machine.
-
-TODO: the scaffold's example catalogue; keep at least three realistic wrong answers per check.
-"""
+"""The checks of notebook 18 (The async ecosystem) reject a catalogue of realistic wrong answers,
+each with a sentence that says what was observed and no solution code, and accept the
+reference answers, also repeatedly under a bursty CPU load."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import sqlite3
+import threading
 import time
-import urllib.request
 
-import aiohttp
+import aiosqlite
+import anyio
 import pytest
+from checking import assert_rejected
 from conftest import LOAD_RUNS
 
-from asynclab.checks.ecosystem import check_ecosystem_fetch_all, check_ecosystem_pause
+from asynclab.checks.ecosystem import check_run_jobs, check_scores
+
+#: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
+SOLUTION_CODE = ("CapacityLimiter", "create_task_group", "start_soon", "move_on_after",
+                 "fail_after", "anyio.sleep", "executemany", "commit()", "aiosqlite.connect",
+                 "VALUES (?", "ORDER BY", "LIMIT ?", "DESC")
+
+rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
 
-async def _name(session, base_url, user_id):
-    async with session.get(f"{base_url}/users/{user_id}") as response:
-        response.raise_for_status()
-        return (await response.json())["name"]
+# -- exercise 1: anyio on both backends -----------------------------------------------------------
+async def run_jobs(jobs, limit, deadline):
+    results = [None] * len(jobs)
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def run(k, job):
+        async with limiter:
+            results[k] = await job()
+
+    with anyio.move_on_after(deadline):
+        async with anyio.create_task_group() as tg:
+            for k, job in enumerate(jobs):
+                tg.start_soon(run, k, job)
+    return results
 
 
-async def fetch_all(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return await asyncio.gather(*(_name(session, base_url, i) for i in ids))
+async def run_jobs_asyncio(jobs, limit, deadline):
+    """The asyncio original, unported: a Semaphore, gather and asyncio.timeout."""
+    results = [None] * len(jobs)
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(k, job):
+        async with semaphore:
+            results[k] = await job()
+
+    try:
+        async with asyncio.timeout(deadline):
+            await asyncio.gather(*(run(k, job) for k, job in enumerate(jobs)))
+    except TimeoutError:
+        pass
+    return results
 
 
-async def sequential(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        return [await _name(session, base_url, i) for i in ids]
+async def run_jobs_sequential(jobs, limit, deadline):
+    results = [None] * len(jobs)
+    with anyio.move_on_after(deadline):
+        for k, job in enumerate(jobs):
+            results[k] = await job()
+    return results
 
 
-async def in_pairs(base_url, ids):
-    async with aiohttp.ClientSession() as session:
-        names = []
-        for k in range(0, len(ids), 2):
-            names += await asyncio.gather(*(_name(session, base_url, i) for i in ids[k:k + 2]))
-        return names
+async def run_jobs_no_limit(jobs, limit, deadline):
+    results = [None] * len(jobs)
+
+    async def run(k, job):
+        results[k] = await job()
+
+    with anyio.move_on_after(deadline):
+        async with anyio.create_task_group() as tg:
+            for k, job in enumerate(jobs):
+                tg.start_soon(run, k, job)
+    return results
 
 
-async def blocking(base_url, ids):
-    def get(i):
-        with urllib.request.urlopen(f"{base_url}/users/{i}") as response:
-            return __import__("json").load(response)["name"]
-    return [get(i) for i in ids]
+async def run_jobs_two(jobs, limit, deadline):
+    return await run_jobs(jobs, 2, deadline)  # the example's limit, hard-coded
 
 
+async def run_jobs_no_deadline(jobs, limit, deadline):
+    return await run_jobs(jobs, limit, 60)
+
+
+async def run_jobs_fail_after(jobs, limit, deadline):
+    results = [None] * len(jobs)
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def run(k, job):
+        async with limiter:
+            results[k] = await job()
+
+    with anyio.fail_after(deadline):  # raises when the deadline passes: the results are lost
+        async with anyio.create_task_group() as tg:
+            for k, job in enumerate(jobs):
+                tg.start_soon(run, k, job)
+    return results
+
+
+async def run_jobs_as_finished(jobs, limit, deadline):
+    results = []
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def run(job):
+        async with limiter:
+            results.append(await job())
+
+    with anyio.move_on_after(deadline):
+        async with anyio.create_task_group() as tg:
+            for job in jobs:
+                tg.start_soon(run, job)
+    return results
+
+
+async def run_jobs_not_awaited(jobs, limit, deadline):
+    results = [None] * len(jobs)
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def run(k, job):
+        async with limiter:
+            results[k] = job()  # the coroutine, not its result
+
+    with anyio.move_on_after(deadline):
+        async with anyio.create_task_group() as tg:
+            for k, job in enumerate(jobs):
+                tg.start_soon(run, k, job)
+    return results
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
 @pytest.mark.parametrize("wrong, observed", [
-    (sequential, "at most 1 of"),
-    (in_pairs, "at most 2 of"),
-    (blocking, "blocking network call"),
+    (run_jobs_asyncio, ["on trio raised RuntimeError", "runs only on asyncio"]),
+    (run_jobs_sequential, ["at most 1 of the jobs ran at once with limit=2"]),
+    (run_jobs_no_limit, ["6 jobs ran at the same moment, more than the limit of 2"]),
+    (run_jobs_two, ["at most 2 of the jobs ran at once with limit=3"]),
+    (run_jobs_no_deadline, ["the deadline of 0.4 s did not stop the 2 s job"]),
+    (run_jobs_fail_after, ["raised TimeoutError when the deadline passed"]),
+    (run_jobs_as_finished, ["the right results in the wrong order"]),
+    (run_jobs_not_awaited, ["returned coroutine objects instead of results"]),
 ])
-def test_fetch_all_rejects(wrong, observed):
-    result = asyncio.run(check_ecosystem_fetch_all(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "gather" not in result.message  # the ❌ never hands out the solution
+def test_run_jobs_rejects(wrong, observed):
+    rejected(asyncio.run(check_run_jobs(wrong)), *observed)
 
 
-async def pause(seconds):
-    await asyncio.sleep(seconds)
-    return seconds
+def test_run_jobs_accepts_the_reference():
+    result = asyncio.run(check_run_jobs(run_jobs))
+    assert result.passed, result.message
 
 
-async def pause_blocking(seconds):
-    time.sleep(seconds)  # noqa: ASYNC251 (the mistake under test)
-    return seconds
+# -- exercise 2: aiosqlite ------------------------------------------------------------------------
+async def save_scores(db_path, rows):
+    async with aiosqlite.connect(db_path) as db:
+        await db.executemany("INSERT INTO scores (name, score) VALUES (?, ?)", rows)
+        await db.commit()
 
 
-async def pause_ignoring_argument(seconds):
-    await asyncio.sleep(0.05)
-    return seconds
+async def top_scores(db_path, n):
+    async with aiosqlite.connect(db_path) as db:
+        sql = "SELECT name, score FROM scores ORDER BY score DESC LIMIT ?"
+        async with db.execute(sql, (n,)) as cursor:
+            return await cursor.fetchall()
 
 
-async def pause_not_awaited(seconds):
-    asyncio.sleep(seconds)  # noqa: RUF006 (the mistake under test)
-    return seconds
+async def save_no_commit(db_path, rows):
+    async with aiosqlite.connect(db_path) as db:
+        await db.executemany("INSERT INTO scores (name, score) VALUES (?, ?)", rows)
 
 
-@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")
-@pytest.mark.parametrize("wrong, observed", [
-    (pause_blocking, "time.sleep()"),
-    (pause_ignoring_argument, "did not wait"),
-    (pause_not_awaited, "did not wait"),
+async def save_commit_not_awaited(db_path, rows):
+    async with aiosqlite.connect(db_path) as db:
+        await db.executemany("INSERT INTO scores (name, score) VALUES (?, ?)", rows)
+        db.commit()  # noqa: RUF006 (the mistake under test)
+
+
+async def save_fstring(db_path, rows):
+    async with aiosqlite.connect(db_path) as db:
+        for name, score in rows:
+            await db.execute(f"INSERT INTO scores (name, score) VALUES ('{name}', {score})")
+        await db.commit()
+
+
+async def save_left_open(db_path, rows):
+    db = await aiosqlite.connect(db_path)
+    await db.executemany("INSERT INTO scores (name, score) VALUES (?, ?)", rows)
+    await db.commit()
+
+
+async def save_sqlite3(db_path, rows):
+    db = sqlite3.connect(db_path)
+    db.executemany("INSERT INTO scores (name, score) VALUES (?, ?)", rows)
+    db.commit()
+    db.close()
+
+
+async def top_ignoring_n(db_path, n):
+    async with aiosqlite.connect(db_path) as db:
+        sql = "SELECT name, score FROM scores ORDER BY score DESC LIMIT 3"
+        async with db.execute(sql) as cursor:
+            return await cursor.fetchall()
+
+
+async def top_ascending(db_path, n):
+    async with aiosqlite.connect(db_path) as db:
+        sql = "SELECT name, score FROM scores ORDER BY score DESC LIMIT ?"
+        async with db.execute(sql, (n,)) as cursor:
+            return sorted(await cursor.fetchall(), key=lambda row: row[1])
+
+
+async def top_unordered(db_path, n):
+    async with aiosqlite.connect(db_path) as db:
+        async with db.execute("SELECT name, score FROM scores LIMIT ?", (n,)) as cursor:
+            return await cursor.fetchall()
+
+
+async def top_left_open(db_path, n):
+    db = await aiosqlite.connect(db_path)
+    sql = "SELECT name, score FROM scores ORDER BY score DESC LIMIT ?"
+    async with db.execute(sql, (n,)) as cursor:
+        return await cursor.fetchall()
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.parametrize("save, top, observed", [
+    (save_no_commit, top_scores, ["0 of the 4 new rows were in the file", "never committed"]),
+    (save_commit_not_awaited, top_scores, ["never awaited"]),
+    (save_fstring, top_scores, ["save_scores raised OperationalError", "O'Brien",
+                                "parameters"]),
+    (save_left_open, top_scores, ["save_scores returned without closing its aiosqlite"]),
+    (save_sqlite3, top_scores, ["sqlite3 module on the event loop's thread"]),
+    (save_scores, top_ignoring_n, ["top_scores(path, 5) returned 3 rows"]),
+    (save_scores, top_ascending, ["the right rows in the wrong order"]),
+    (save_scores, top_unordered, ["top_scores(path, 3) returned"]),
+    (save_scores, top_left_open, ["top_scores(path, 3) returned without closing its aiosqlite"]),
 ])
-def test_pause_rejects(wrong, observed):
-    result = asyncio.run(check_ecosystem_pause(wrong))
-    assert not result.passed and observed in result.message, result.message
-    assert "asyncio.sleep" not in result.message
+def test_scores_rejects(save, top, observed):
+    rejected(asyncio.run(check_scores(save, top)), *observed)
+
+
+def test_scores_accepts_the_reference_and_leaves_no_thread():
+    before = threading.active_count()
+    result = asyncio.run(check_scores(save_scores, top_scores))
+    assert result.passed, result.message
+    deadline = time.monotonic() + 2
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() <= before
+
+
+def test_scores_closes_what_a_wrong_answer_left_open():
+    result = asyncio.run(check_scores(save_left_open, top_scores))
+    assert not result.passed
+    from asynclab.checks.ecosystem import _open_connections
+    assert _open_connections() == []
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("check, answer", [(check_ecosystem_fetch_all, fetch_all),
-                                           (check_ecosystem_pause, pause)])
-def test_reference_answers_pass_under_load(under_load, check, answer):
+def test_reference_answers_pass_under_load(under_load):
     for _ in range(LOAD_RUNS):
-        result = asyncio.run(check(answer))
-        assert result.passed, result.message
+        for result in (asyncio.run(check_run_jobs(run_jobs)),
+                       asyncio.run(check_scores(save_scores, top_scores))):
+            assert result.passed, result.message

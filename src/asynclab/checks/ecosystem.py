@@ -1,56 +1,324 @@
 """Checks for notebook 18 (The async ecosystem).
 
-TODO: these two checks are the scaffold's worked examples of the rules in CONTRIBUTING.md
-(several argument values, concurrency counted at the server, blocking calls caught by name,
-a ❌ that says what was observed and where the lesson teaches it, never the solution's code).
-Replace them with this lesson's checks.
+- :func:`check_run_jobs` runs the learner's anyio function on both of anyio's backends: on
+  the check's own asyncio loop, and on Trio in a worker thread (``anyio.run(...,
+  backend="trio")``, the bridge of notebook 02). The jobs it hands over record when they run,
+  so the check counts how many ran at once and sees whether the deadline cut the slow one.
+- :func:`check_scores` calls the learner's aiosqlite functions on a database file the check
+  creates (and removes), with names that hold quotes, then reads the file with its own
+  connection. A Python audit hook sees on which thread every SQLite connection is opened
+  (``sqlite3`` on the event loop's thread blocks it; aiosqlite opens it in its own thread),
+  and the threads still alive after a call show a connection that was never closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import functools
+import gc
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from ..servers import DemoAPI, user_record
-from ._core import call_learner, checker, fail, require_callable
+import anyio
 
-__all__ = ["check_ecosystem_fetch_all", "check_ecosystem_pause"]
+from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
+from ._observe import never_awaited
 
-_LATENCY = 0.1
-#: Several id lists, in an order where position != id, so a hard-coded answer fails.
-_CASES = ([3, 1, 4], [5, 9, 2, 6, 8])
+__all__ = ["check_run_jobs", "check_scores"]
+
+
+def _short(value: object, width: int = 110) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# -- exercise 1: anyio, on asyncio and on Trio --------------------------------------------------
+class _Jobs:
+    """Jobs for the learner's ``run_jobs``: each sleeps with ``anyio.sleep`` (so it runs on
+    either backend) and returns its value; each records when it started and ended."""
+
+    def __init__(self, durations: tuple[float, ...], values: tuple[str, ...]) -> None:
+        self.durations = durations
+        self.values = values
+        self.spans: list[tuple[float, float]] = []
+        self.started: list[int] = []
+
+    def make(self) -> list[Callable[[], Awaitable[str]]]:
+        return [functools.partial(self._job, k) for k in range(len(self.durations))]
+
+    async def _job(self, k: int) -> str:
+        self.started.append(k)
+        start = time.perf_counter()
+        try:
+            await anyio.sleep(self.durations[k])
+        finally:
+            self.spans.append((start, time.perf_counter()))
+        return self.values[k]
+
+    def most_at_once(self) -> int:
+        events = sorted([(s, 1) for s, _ in self.spans] + [(e, -1) for _, e in self.spans])
+        now = most = 0
+        for _, step in events:
+            now += step
+            most = max(most, now)
+        return most
+
+
+#: (durations, values, limit, deadline): values are not positions, limits differ (a hard-coded
+#: limit fails), and the last case has a job (2 s) that only the deadline (0.4 s) can stop.
+_JOB_CASES: tuple[tuple[tuple[float, ...], tuple[str, ...], int, float], ...] = (
+    ((0.1,) * 6, ("f", "a", "d", "b", "e", "c"), 2, 5.0),
+    ((0.1, 0.05, 0.15, 0.1, 0.05), ("kiwi", "fig", "plum", "lime", "pear"), 3, 5.0),
+    ((0.05, 2.0, 0.05, 0.05), ("red", "slow", "green", "blue"), 2, 0.4),
+)
+_JOBS_LIMIT = 5.0  # the time limit of one call
+_SEE_JOBS = "section 5 shows how"
+
+
+async def _on_trio(run_jobs: Callable[..., Any], jobs: list[Any], limit: int,
+                   deadline: float) -> Any:
+    """Run ``run_jobs`` under Trio in a worker thread, bounded in time inside Trio (a thread
+    cannot be cancelled from outside)."""
+
+    async def bounded() -> Any:
+        with anyio.fail_after(_JOBS_LIMIT):
+            return await run_jobs(jobs, limit, deadline)
+
+    return await asyncio.to_thread(anyio.run, bounded, backend="trio")
+
+
+def _wrong_library(error: BaseException) -> bool:
+    """The errors asyncio's own functions raise when they run under Trio."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("event loop" in text or "asyncio" in text)
 
 
 @checker
-async def check_ecosystem_fetch_all(fetch_all: Callable[..., Any]) -> str:
-    """``fetch_all(base_url, ids)`` returns the users' names in the order of ``ids``, with
-    all the requests in flight at once (counted by the server)."""
-    require_callable(fetch_all, "fetch_all", is_async=True)
-    with DemoAPI(latency=_LATENCY) as api:
-        for ids in _CASES:
-            api.stats.reset()
-            result, elapsed = await call_learner("fetch_all", fetch_all, api.url, list(ids),
-                                                 see="section 1 shows how")
-            expected = [user_record(i)["name"] for i in ids]
-            if result != expected:
-                fail(f"fetch_all(url, {ids}) returned {result!r:.120}; expected the names of "
-                     f"users {ids}, in that order.")
-            if api.stats.max_in_flight < len(ids):
-                fail(f"The names are right, but at most {api.stats.max_in_flight} of {len(ids)} "
-                     f"requests were in flight at once ({elapsed:.2f} s): they should all wait "
-                     "together (section 1).")
-    return "Every request was in flight at once, and the names came back in order."
+async def check_run_jobs(run_jobs: Callable[..., Any]) -> str:
+    """``run_jobs(jobs, limit, deadline)`` awaits every ``job()`` with at most ``limit`` at
+    once, and returns their results in the order of ``jobs``, with ``None`` for the jobs not
+    finished ``deadline`` seconds after the start; it works on asyncio and on Trio."""
+    require_callable(run_jobs, "run_jobs", is_async=True)
+    for number, (durations, values, limit, deadline) in enumerate(_JOB_CASES):
+        backends = ("asyncio", "trio") if number == 2 else (("asyncio",), ("trio",))[number]
+        for backend in backends:
+            jobs = _Jobs(durations, values)
+            call = f"run_jobs(jobs, limit={limit}, deadline={deadline:g}) on {backend}"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if backend == "asyncio":
+                    outcome = await run_learner(run_jobs, jobs.make(), limit, deadline,
+                                                time_limit=_JOBS_LIMIT)
+                else:
+                    outcome = await run_learner(_on_trio, run_jobs, jobs.make(), limit,
+                                                deadline, time_limit=_JOBS_LIMIT + 2)
+                    if isinstance(outcome.error, TimeoutError):
+                        outcome.timed_out, outcome.error = True, None
+                gc.collect()  # an un-awaited coroutine warns when it is collected
+            _judge_jobs(call, outcome, never_awaited(caught), backend)
+            _judge_results(call, outcome, jobs, limit, deadline)
+    return ("The jobs ran `limit` at a time, the results came back in the order of `jobs`, "
+            "and the deadline stopped the slow job, on asyncio and on Trio alike.")
+
+
+def _judge_jobs(call: str, outcome: Outcome, unawaited: list[str], backend: str) -> None:
+    if outcome.blocking:
+        fail(blocking_message(call, outcome.blocking, "notebook 03 shows why"))
+    if outcome.timed_out:
+        fail(f"{call} did not finish within {_JOBS_LIMIT:g} s: is something waiting forever, "
+             "or is the deadline ignored?")
+    error = outcome.error
+    if error is not None:
+        if backend == "trio" and _wrong_library(error):
+            fail(f"{call} raised {type(error).__name__} ({_short(str(error), 90)}): code that "
+                 "calls asyncio's own functions runs only on asyncio; anyio has its own for "
+                 f"every one of them ({_SEE_JOBS}).")
+        if isinstance(error, TimeoutError):
+            fail(f"{call} raised TimeoutError when the deadline passed: the finished jobs' "
+                 f"results were lost with it. Expected a list, with None for the unfinished "
+                 f"job ({_SEE_JOBS}).")
+        fail(f"{call} raised {type(error).__name__}: {_short(str(error), 120)}.")
+    if unawaited:
+        fail(f"{call}: Python warned that {unawaited[0]!r} was never awaited: a missing "
+             "`await` somewhere?")
+    if outcome.unawaited:
+        fail(f"{call} returned {outcome.unawaited} objects instead of results: a missing "
+             "`await` somewhere?")
+
+
+def _judge_results(call: str, outcome: Outcome, jobs: _Jobs, limit: int,
+                   deadline: float) -> None:
+    slow = [k for k, d in enumerate(jobs.durations) if d > deadline]
+    expected = [None if k in slow else v for k, v in enumerate(jobs.values)]
+    result = outcome.value
+    if isinstance(result, tuple):
+        result = list(result)
+    most = jobs.most_at_once()
+    if most > limit:
+        fail(f"{call}: {most} jobs ran at the same moment, more than the limit of {limit} "
+             f"({_SEE_JOBS}).")
+    if slow and outcome.elapsed > deadline + 1.0:
+        fail(f"{call} returned after {outcome.elapsed:.1f} s: the deadline of {deadline:g} s "
+             f"did not stop the {jobs.durations[slow[0]]:g} s job ({_SEE_JOBS}).")
+    if result != expected:
+        if isinstance(result, list) and sorted(map(str, result)) == sorted(map(str, expected)):
+            fail(f"{call} returned {_short(result)}: the right results in the wrong order. "
+                 f"Expected them in the order of `jobs`: {_short(expected)}.")
+        fail(f"{call} returned {_short(result)}; expected {_short(expected)}"
+             + (" (None for the job the deadline stopped)." if slow else "."))
+    if most < limit:
+        fail(f"The results are right, but at most {most} of the jobs ran at once with "
+             f"limit={limit}: the limit is meant to be used, not only respected ({_SEE_JOBS}).")
+
+
+# -- exercise 2: aiosqlite -----------------------------------------------------------------------
+_SEE_DB = "section 2 shows how"
+#: Rows already in the file before the learner's save: top_scores must read the file.
+_SEED = (("Ada", 71), ("Linus", 38))
+#: Names with quotes: SQL built with f-strings breaks on them (and on worse names).
+_ROWS = (("O'Brien", 64), ('Zoë "Z" Ng', 90), ("Grace", 55), ("Guido", 82))
+_TABLE = "CREATE TABLE scores (name TEXT NOT NULL, score INTEGER NOT NULL)"
+
+
+class _ConnectWatch:
+    """Which threads open SQLite connections, seen by a ``sqlite3.connect`` audit hook.
+
+    An audit hook cannot be removed: one is installed, once, and records only while a check
+    watches (``watching``)."""
+
+    installed = False
+    threads: list[int] | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def watching(cls) -> Iterator[list[int]]:
+        if not cls.installed:
+            sys.addaudithook(cls._hook)
+            cls.installed = True
+        cls.threads = seen = []
+        try:
+            yield seen
+        finally:
+            cls.threads = None
+
+    @classmethod
+    def _hook(cls, event: str, args: tuple[Any, ...]) -> None:
+        if event == "sqlite3.connect" and cls.threads is not None:
+            cls.threads.append(threading.get_ident())
+
+
+def _open_connections() -> list[Any]:
+    """aiosqlite connections that are not closed (found by the garbage collector)."""
+    import aiosqlite
+
+    return [obj for obj in gc.get_objects() if isinstance(obj, aiosqlite.Connection)
+            and getattr(obj, "_connection", None) is not None]
+
+
+async def _close_left_open(before: set[int]) -> int:
+    """Close the aiosqlite connections opened since ``before`` (ids); how many there were."""
+    left = [conn for conn in _open_connections() if id(conn) not in before]
+    for conn in left:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close(), 2)
+    return len(left)
+
+
+def _read(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def _call_db(name: str, func: Callable[..., Any], *args: Any) -> Any:
+    """Call the learner's database function; fail on what is never right."""
+    loop_thread = threading.get_ident()
+    gc.collect()  # what earlier code left for the collector warns now, not during this call
+    before = {id(conn) for conn in _open_connections()}
+    with warnings.catch_warnings(record=True) as caught, _ConnectWatch.watching() as opened:
+        warnings.simplefilter("always")
+        outcome = await run_learner(func, *args, time_limit=5.0)
+        left_open = await _close_left_open(before)
+        gc.collect()
+    unawaited = never_awaited(caught)
+    # aiosqlite >= 0.21 stops the thread of a connection that is garbage-collected unclosed,
+    # with a ResourceWarning; older versions keep it running (closed above).
+    left_open += sum(1 for w in caught if issubclass(w.category, ResourceWarning)
+                     and "before being closed" in str(w.message))
+    if outcome.blocking or loop_thread in opened:
+        what = "opened the database with the sqlite3 module on the event loop's thread"
+        if outcome.blocking:
+            what = f"called {', '.join(outcome.blocking[:2])} on the event loop's thread"
+        fail(f"{name} {what}: every query then blocks the loop while SQLite reads and writes "
+             f"the file ({_SEE_DB} with aiosqlite).")
+    if outcome.timed_out:
+        fail(f"{name} did not finish within 5 s: is something waiting forever?")
+    if outcome.error is not None:
+        exc = outcome.error
+        quoted = " The names held quotes (O'Brien, Zoë \"Z\" Ng):" if name.startswith("save") \
+            else ""
+        hint = (f"{quoted} a value pasted into the SQL text becomes part of the SQL; values go "
+                f"in as parameters ({_SEE_DB}).") if isinstance(exc, sqlite3.Error) and quoted \
+            else ""
+        fail(f"{name} raised {type(exc).__name__}: {_short(str(exc), 100)}.{hint}".strip())
+    if unawaited:
+        fail(f"{name}: Python warned that {unawaited[0]!r} was never awaited, so it never ran: "
+             "a missing `await`?")
+    if outcome.unawaited:
+        fail(f"{name} returned a {outcome.unawaited} object instead of a value: a missing "
+             "`await` somewhere?")
+    if left_open:
+        fail(f"{name} returned without closing its aiosqlite connection (Python warned, or "
+             "the check found it still open and closed it): an unclosed connection keeps "
+             f"its thread and the file open until it is garbage-collected ({_SEE_DB}).")
+    return outcome.value
 
 
 @checker
-async def check_ecosystem_pause(pause: Callable[[float], Any]) -> str:
-    """``pause(seconds)`` waits ``seconds`` without blocking the event loop and returns
-    ``seconds``."""
-    require_callable(pause, "pause", is_async=True)
-    for seconds in (0.05, 0.15):
-        result, elapsed = await call_learner("pause", pause, seconds, see="section 1")
-        if result != seconds:
-            fail(f"pause({seconds}) returned {result!r}; expected {seconds}.")
-        if elapsed < seconds * 0.9:
-            fail(f"pause({seconds}) returned after {elapsed:.2f} s: it did not wait.")
-    return "pause waited as long as it was asked, and the event loop stayed free."
+async def check_scores(save_scores: Callable[..., Any], top_scores: Callable[..., Any]) -> str:
+    """``save_scores(db_path, rows)`` adds the ``(name, score)`` rows to the table ``scores``
+    and commits; ``top_scores(db_path, n)`` returns the ``n`` best ``(name, score)`` rows,
+    highest first. Both use aiosqlite and close their connection."""
+    require_callable(save_scores, "save_scores", is_async=True)
+    require_callable(top_scores, "top_scores", is_async=True)
+    folder = Path(tempfile.mkdtemp(prefix="asyncio_18_check_"))
+    try:
+        path = folder / "scores.db"
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(_TABLE)
+            conn.executemany("INSERT INTO scores VALUES (?, ?)", _SEED)
+            conn.commit()
+        await _call_db("save_scores", save_scores, str(path), [*_ROWS])
+        stored = await asyncio.to_thread(_read, path, "SELECT name, score FROM scores")
+        saved = [row for row in _ROWS if row in stored]
+        if len(saved) < len(_ROWS):
+            fail(f"After save_scores returned, {len(saved)} of the {len(_ROWS)} new rows were "
+                 "in the file (read with another connection): the changes were never committed "
+                 f"({_SEE_DB}).")
+        if len(stored) != len(_SEED) + len(_ROWS):
+            fail(f"After save_scores the table held {len(stored)} rows; expected the "
+                 f"{len(_SEED)} that were there plus the {len(_ROWS)} new ones.")
+        everyone = sorted([*_SEED, *_ROWS], key=lambda row: -row[1])
+        for n in (3, 5):
+            result = await _call_db(f"top_scores(path, {n})", top_scores, str(path), n)
+            got = [tuple(row) for row in result] if isinstance(result, list | tuple) else result
+            if got != everyone[:n]:
+                if isinstance(got, list) and sorted(got, key=lambda r: -r[1]) == everyone[:n]:
+                    fail(f"top_scores(path, {n}) returned the right rows in the wrong order: "
+                         f"{_short(got)}; the highest score comes first.")
+                if isinstance(got, list) and len(got) != n:
+                    fail(f"top_scores(path, {n}) returned {len(got)} rows: {_short(got)}; "
+                         f"expected the {n} best.")
+                fail(f"top_scores(path, {n}) returned {_short(got)}; expected {everyone[:n]}.")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return ("The rows were committed (quotes and all), the best scores came back highest "
+            "first, and no connection was left open.")
