@@ -364,7 +364,7 @@ def leaky_crawl(*, swallow=False, bare_session=False, bare_bar=False, bare_tasks
     (leaky_crawl(bare_tasks=True), ["were still running", "arrived at the server afterwards"]),
     (leaky_crawl(bare_session=True), ["left its ClientSession open"]),
     (leaky_crawl(bare_bar=True), ["left its progress bar open"]),
-    (leaky_crawl(swallow=True), ["returned dict", "swallowed the CancelledError"]),
+    (leaky_crawl(swallow=True), ["returned a dict", "swallowed the CancelledError"]),
     (leaky_crawl(bare_tasks=True, bare_session=True, bare_bar=True), ["were still running"]),
 ])
 def test_crawl_cancel_rejects(wrong, observed):
