@@ -15,13 +15,16 @@ import anyio
 import pytest
 from checking import assert_rejected
 from conftest import LOAD_RUNS
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from asynclab.checks.ecosystem import check_run_jobs, check_scores
+from asynclab.checks.ecosystem import check_books, check_run_jobs, check_scores
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("CapacityLimiter", "create_task_group", "start_soon", "move_on_after",
                  "fail_after", "anyio.sleep", "executemany", "commit()", "aiosqlite.connect",
-                 "VALUES (?", "ORDER BY", "LIMIT ?", "DESC")
+                 "VALUES (?", "ORDER BY", "LIMIT ?", "DESC", "selectinload", "awaitable_attrs",
+                 "options(", "outerjoin")
 
 rejected = functools.partial(assert_rejected, solution_code=SOLUTION_CODE)
 
@@ -279,9 +282,77 @@ def test_scores_closes_what_a_wrong_answer_left_open():
     assert _open_connections() == []
 
 
+# -- exercise 3: SQLAlchemy without lazy loads ---------------------------------------------------
+async def books_by_author(Session, Author, Book):
+    async with Session() as session:
+        query = select(Author).options(selectinload(Author.books))
+        authors = (await session.scalars(query)).all()
+        return {author.name: sorted(book.title for book in author.books) for author in authors}
+
+
+async def books_awaitable_attrs(Session, Author, Book):
+    """Another right answer: the relationship awaited per author."""
+    async with Session() as session:
+        authors = (await session.scalars(select(Author))).all()
+        return {a.name: sorted(b.title for b in await a.awaitable_attrs.books) for a in authors}
+
+
+async def books_lazy(Session, Author, Book):
+    async with Session() as session:
+        authors = (await session.scalars(select(Author))).all()
+        return {author.name: sorted(book.title for book in author.books) for author in authors}
+
+
+async def books_after_session(Session, Author, Book):
+    async with Session() as session:
+        authors = (await session.scalars(select(Author))).all()
+    return {author.name: sorted(book.title for book in author.books) for author in authors}
+
+
+async def books_join(Session, Author, Book):
+    async with Session() as session:
+        query = select(Author.name, Book.title).join(Book).order_by(Book.title)
+        rows = (await session.execute(query)).all()
+    shelf = {}
+    for name, title in rows:
+        shelf.setdefault(name, []).append(title)
+    return shelf
+
+
+async def books_unsorted(Session, Author, Book):
+    async with Session() as session:
+        authors = (await session.scalars(select(Author).options(selectinload(Author.books)))).all()
+        return {author.name: [book.title for book in author.books] for author in authors}
+
+
+async def books_scalars_not_awaited(Session, Author, Book):
+    async with Session() as session:
+        authors = session.scalars(select(Author).options(selectinload(Author.books))).all()
+        return {author.name: sorted(book.title for book in author.books) for author in authors}
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.parametrize("wrong, observed", [
+    (books_lazy, ["raised MissingGreenlet", "a lazy load"]),
+    (books_after_session, ["raised DetachedInstanceError", "after its session had closed"]),
+    (books_join, ["missing: Ted", "Ted has no books"]),
+    (books_unsorted, ["not in alphabetical order"]),
+    (books_scalars_not_awaited, ["raised AttributeError", "'coroutine' object"]),
+])
+def test_books_rejects(wrong, observed):
+    rejected(asyncio.run(check_books(wrong)), *observed)
+
+
+@pytest.mark.parametrize("answer", [books_by_author, books_awaitable_attrs])
+def test_books_accepts_right_answers(answer):
+    result = asyncio.run(check_books(answer))
+    assert result.passed, result.message
+
+
 @pytest.mark.load
 def test_reference_answers_pass_under_load(under_load):
     for _ in range(LOAD_RUNS):
         for result in (asyncio.run(check_run_jobs(run_jobs)),
-                       asyncio.run(check_scores(save_scores, top_scores))):
+                       asyncio.run(check_scores(save_scores, top_scores)),
+                       asyncio.run(check_books(books_by_author))):
             assert result.passed, result.message

@@ -9,6 +9,9 @@
   connection. A Python audit hook sees on which thread every SQLite connection is opened
   (``sqlite3`` on the event loop's thread blocks it; aiosqlite opens it in its own thread),
   and the threads still alive after a call show a connection that was never closed.
+- :func:`check_books` builds a small library with SQLAlchemy (models of its own, an author
+  without books) and calls the learner's query twice, with new data in between; a lazy load
+  is recognised by its ``MissingGreenlet``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import anyio
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 from ._observe import never_awaited
 
-__all__ = ["check_run_jobs", "check_scores"]
+__all__ = ["check_books", "check_run_jobs", "check_scores"]
 
 
 def _short(value: object, width: int = 110) -> str:
@@ -347,3 +350,132 @@ async def check_scores(save_scores: Callable[..., Any], top_scores: Callable[...
         shutil.rmtree(folder, ignore_errors=True)
     return ("The rows were committed (quotes and all), the best scores came back highest "
             "first, and no connection was left open.")
+
+
+# -- exercise 3: SQLAlchemy without lazy loads ---------------------------------------------------
+_SEE_ORM = "section 3 shows the fix"
+
+
+@functools.cache
+def _library_models() -> tuple[Any, Any]:
+    """Author and Book models of the check's own (imported when the check first runs)."""
+    # No ``Mapped[...]`` annotations: this module's annotations are strings (``from
+    # __future__ import annotations``), which SQLAlchemy would resolve at module level.
+    from sqlalchemy import ForeignKey, Integer, String
+    from sqlalchemy.ext.asyncio import AsyncAttrs
+    from sqlalchemy.orm import DeclarativeBase, mapped_column, relationship
+
+    class Base(AsyncAttrs, DeclarativeBase):
+        pass
+
+    class Author(Base):
+        __tablename__ = "authors"
+        id = mapped_column(Integer, primary_key=True)
+        name = mapped_column(String, nullable=False)
+        books = relationship("Book", back_populates="author")
+
+    class Book(Base):
+        __tablename__ = "books"
+        id = mapped_column(Integer, primary_key=True)
+        title = mapped_column(String, nullable=False)
+        author_id = mapped_column(ForeignKey("authors.id"), nullable=False)
+        author = relationship(Author, back_populates="books")
+
+    return Author, Book
+
+
+#: Authors and their books (titles not in order; one author has none, until the second round).
+_SHELF = {"Ursula": ["The Dispossessed", "A Wizard of Earthsea"], "Ted": [],
+          "Octavia": ["Kindred", "Dawn"]}
+_MORE = ("Ted", "Exhalation")
+
+
+def _missing_greenlet(error: BaseException) -> bool:
+    seen = [error, getattr(error, "orig", None), error.__cause__]
+    return any(type(e).__name__ == "MissingGreenlet" for e in seen if e is not None)
+
+
+@checker
+async def check_books(books_by_author: Callable[..., Any]) -> str:
+    """``books_by_author(Session, Author, Book)`` returns ``{author name: [titles in
+    alphabetical order]}`` for every author (an author without books too), from one session
+    of the ``async_sessionmaker`` ``Session``, without a lazy load."""
+    require_callable(books_by_author, "books_by_author", is_async=True)
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    author_cls, book_cls = _library_models()
+    folder = Path(tempfile.mkdtemp(prefix="asyncio_18_check_"))
+    engine = create_async_engine(f"sqlite+aiosqlite:///{folder / 'library.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(author_cls.metadata.create_all)
+        session_factory = async_sessionmaker(engine, expire_on_commit=False)
+        async with session_factory() as session, session.begin():
+            session.add_all([author_cls(name=name, books=[book_cls(title=t) for t in titles])
+                             for name, titles in _SHELF.items()])
+        expected = {name: sorted(titles) for name, titles in _SHELF.items()}
+        for round_ in (1, 2):
+            if round_ == 2:  # new data: an answer that remembers the first one fails
+                async with session_factory() as session, session.begin():
+                    ted = await session.scalar(select(author_cls.id).where(
+                        author_cls.name == _MORE[0]))
+                    session.add(book_cls(title=_MORE[1], author_id=ted))
+                expected[_MORE[0]] = [_MORE[1]]
+            await _judge_books(books_by_author, session_factory, author_cls, book_cls,
+                               expected)
+    finally:
+        await engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+    return ("Every author came back with their titles in order, the one without books too, "
+            "and no relationship was loaded lazily.")
+
+
+async def _judge_books(books_by_author: Callable[..., Any], session_factory: Any,
+                       author_cls: Any, book_cls: Any, expected: dict[str, list[str]]) -> None:
+    call = "books_by_author(Session, Author, Book)"
+    gc.collect()  # what earlier code left for the collector warns now, not during this call
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = await run_learner(books_by_author, session_factory, author_cls, book_cls)
+        # A lazy load that failed leaves an un-awaited coroutine, held by the traceback:
+        # keep what the ❌ needs, drop the traceback, and collect it while warnings are caught.
+        error = outcome.error
+        raised = "" if error is None else (
+            "MissingGreenlet" if _missing_greenlet(error)
+            else "DetachedInstanceError" if type(error).__name__ == "DetachedInstanceError"
+            else f"{type(error).__name__}: {_short((str(error) or '?').splitlines()[0], 120)}")
+        outcome.error = error = None
+        gc.collect()
+    if outcome.blocking:
+        fail(blocking_message(call, outcome.blocking, "section 2 shows why"))
+    if outcome.timed_out:
+        fail(f"{call} did not finish within 5 s: is something waiting forever?")
+    if raised == "MissingGreenlet":
+        fail(f"{call} raised MissingGreenlet: an attribute access tried to load a "
+             f"relationship (a lazy load), which cannot await ({_SEE_ORM}).")
+    if raised == "DetachedInstanceError":
+        fail(f"{call} raised DetachedInstanceError: a relationship was touched after its "
+             f"session had closed, so it could only be loaded lazily, and no session was left "
+             f"to do it ({_SEE_ORM}).")
+    if raised:
+        fail(f"{call} raised {raised}.")
+    unawaited = never_awaited(caught)
+    if outcome.unawaited or unawaited:
+        fail(f"{call} returned a {outcome.unawaited or 'coroutine'} object or left "
+             f"{unawaited[0] if unawaited else 'one'!r} un-awaited: a missing `await`?")
+    result = outcome.value
+    if not isinstance(result, dict):
+        fail(f"{call} returned {_short(result)}; expected a dict {{author name: [titles]}}.")
+    got = {name: list(titles) if isinstance(titles, list | tuple) else titles
+           for name, titles in result.items()}
+    missing = sorted(set(expected) - set(got))
+    if missing:
+        empty = [name for name in missing if not expected[name]]
+        why = (f" ({empty[0]} has no books: an inner join of authors and books leaves such "
+               "authors out)") if empty else ""
+        fail(f"{call} returned {_short(got)}; missing: {', '.join(missing)}{why}.")
+    if got != expected:
+        if {k: sorted(v) for k, v in got.items() if isinstance(v, list)} == expected:
+            fail(f"{call} returned the right titles, not in alphabetical order: {_short(got)}.")
+        fail(f"{call} returned {_short(got)}; expected {_short(expected)}.")
