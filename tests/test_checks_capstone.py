@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import random
 import sys
 from contextlib import nullcontext
@@ -18,7 +19,12 @@ from checking import assert_rejected
 from conftest import LOAD_RUNS
 from tqdm import tqdm
 
-from asynclab.checks.capstone import check_crawl, check_crawl_cancel, check_robust_fetch
+from asynclab.checks.capstone import (
+    check_crawl,
+    check_crawl_cancel,
+    check_per_bin,
+    check_robust_fetch,
+)
 
 #: Code of the reference answers that a ❌ must never show.
 SOLUTION_CODE = ["random.uniform", "ClientTimeout(", "TaskGroup()", "AsyncLimiter(",
@@ -100,7 +106,8 @@ async def crawl(start_url, *, workers, rate, timeline=None):
 
 
 @pytest.mark.parametrize("check, answer", [(check_robust_fetch, fetch), (check_crawl, crawl),
-                                           (check_crawl_cancel, crawl)])
+                                           (check_crawl_cancel, crawl),
+                                           (check_per_bin, lambda *a: per_bin(*a))])
 def test_reference_answers_pass(check, answer):
     result = run(check, answer)
     assert result.passed, result.message
@@ -273,6 +280,10 @@ async def crawl_keeps_fragments(start_url, *, workers, rate, timeline=None):
     return {url + "#top": value for url, value in found.items()}
 
 
+async def crawl_without_timeline(start_url, *, workers, rate):
+    return await crawl(start_url, workers=workers, rate=rate)
+
+
 async def crawl_error_strings(start_url, *, workers, rate, timeline=None):
     found = await crawl(start_url, workers=workers, rate=rate, timeline=timeline)
     return {u: v if isinstance(v, str) else None for u, v in found.items()}
@@ -287,6 +298,7 @@ async def crawl_error_strings(start_url, *, workers, rate, timeline=None):
     (crawl_variant(cancel=False), ["still running", "workers must be stopped"]),
     (crawl_keeps_fragments, ["missing", "reachable from the start"]),
     (crawl_error_strings, ["the value None", "the exception fetch raised"]),
+    (crawl_without_timeline, ["raised TypeError", "unexpected keyword argument 'timeline'"]),
 ])
 def test_crawl_rejects(wrong, observed):
     rejected(run(check_crawl, wrong), *observed)
@@ -361,7 +373,7 @@ def leaky_crawl(*, swallow=False, bare_session=False, bare_bar=False, bare_tasks
 
 
 @pytest.mark.parametrize("wrong, observed", [
-    (leaky_crawl(bare_tasks=True), ["were still running", "arrived at the server afterwards"]),
+    (leaky_crawl(bare_tasks=True), ["were still running", "workers must end with it"]),
     (leaky_crawl(bare_session=True), ["left its ClientSession open"]),
     (leaky_crawl(bare_bar=True), ["left its progress bar open"]),
     (leaky_crawl(swallow=True), ["returned a dict", "swallowed the CancelledError"]),
@@ -416,8 +428,77 @@ def test_crawl_with_queue_shutdown_passes():
 
 @pytest.mark.load
 @pytest.mark.parametrize("check, answer", [(check_robust_fetch, fetch), (check_crawl, crawl),
-                                           (check_crawl_cancel, crawl)])
+                                           (check_crawl_cancel, crawl),
+                                           (check_per_bin, lambda *a: per_bin(*a))])
 def test_reference_answers_pass_under_load(under_load, check, answer):
     for _ in range(LOAD_RUNS):
         result = run(check, answer)
         assert result.passed, result.message
+
+
+# -- exercise 4: per_bin ----------------------------------------------------------------------
+def per_bin(times, width, end):
+    counts = [0] * (int(end // width) + 1)
+    for t in times:
+        if 0 <= t <= end:
+            counts[int(t // width)] += 1
+    return counts
+
+
+def per_bin_negative_index(times, width, end):
+    counts = [0] * (int(end // width) + 1)
+    for t in times:
+        if t <= end:  # forgot t < 0: counts[-1] is the last bin
+            counts[int(t // width)] += 1
+    return counts
+
+
+def per_bin_rounds(times, width, end):
+    counts = [0] * (int(end // width) + 1)
+    for t in times:
+        if 0 <= t <= end:
+            counts[min(round(t / width), len(counts) - 1)] += 1
+    return counts
+
+
+def per_bin_up_to_last_time(times, width, end):
+    counts = [0] * (int(max(times) // width) + 1)
+    for t in times:
+        counts[int(t // width)] += 1
+    return counts
+
+
+def per_bin_boundary_left(times, width, end):
+    counts = [0] * (int(end // width) + 1)
+    for t in times:
+        if 0 <= t <= end:
+            counts[max(math.ceil(t / width) - 1, 0)] += 1  # a boundary ends a bin
+    return counts
+
+
+def per_bin_cumulative(times, width, end):
+    counts = per_bin(times, width, end)
+    return [sum(counts[:k + 1]) for k in range(len(counts))]
+
+
+def per_bin_ignores_width(times, width, end):
+    return per_bin(times, 0.25, end) if width == 0.25 else per_bin(times, 0.25, end)[:3]
+
+
+@pytest.mark.parametrize("wrong, observed", [
+    (per_bin_negative_index, ["times before 0 and after end", "returned [1, 0, 1]"]),
+    (per_bin_rounds, ["times inside bins", "returned [1, 2, 0, 0, 1]"]),
+    (per_bin_up_to_last_time, ["inside bins", "4 bins instead of 5"]),
+    (per_bin_boundary_left, ["on bin boundaries", "returned [2, 2, 1, 0, 0]"]),
+    (per_bin_cumulative, ["returned [1, 3, 3, 4, 4]", "15 times counted instead of 4"]),
+    (per_bin_ignores_width, ["no times at all", "3 bins instead of 4"]),
+])
+def test_per_bin_rejects(wrong, observed):
+    rejected(run(check_per_bin, wrong), *observed)
+
+
+def test_per_bin_rejects_an_async_function():
+    async def per_bin_async(times, width, end):
+        return per_bin(times, width, end)
+
+    rejected(run(check_per_bin, per_bin_async), "plain function")

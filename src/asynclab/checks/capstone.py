@@ -32,7 +32,7 @@ from ..servers import DemoSite
 from ..timeline import Timeline
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 
-__all__ = ["check_crawl", "check_crawl_cancel", "check_robust_fetch"]
+__all__ = ["check_crawl", "check_crawl_cancel", "check_per_bin", "check_robust_fetch"]
 
 #: Extra time a retry's waits may take on a busy machine (s), and the share of the shortest
 #: wait that still counts (the server's clock and the client's differ by a little).
@@ -350,8 +350,15 @@ async def _crawl_once(crawl: Callable[..., Any], site: DemoSite, workers: int, r
     left = await _end(tasks)
     _outcome_problem(call, outcome, "section 3")
     if outcome.error is not None:
-        fail(f"{call} raised {_raised(outcome.error)}. A dead page must not "
-             "stop the crawl: record its error and go on (section 3).")
+        error = outcome.error
+        while isinstance(error, BaseExceptionGroup) and error.exceptions:
+            error = error.exceptions[0]
+        if isinstance(error, aiohttp.ClientError | TimeoutError):
+            fail(f"{call} raised {_raised(outcome.error)}. A dead page must not stop the "
+                 "crawl: record its error and go on (section 3).")
+        fail(f"{call} raised {_raised(outcome.error)}: {error}".rstrip(": ")
+             + ". crawl takes start_url and the keyword arguments workers, rate and "
+             "timeline (None, or a Timeline to record each fetch in).")
     if left:
         fail(f"{call} returned while {left} of the tasks it started were still running: the "
              "workers must be stopped before it returns (section 3).")
@@ -438,7 +445,9 @@ async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
     """Cancelled mid-crawl, ``crawl`` lets the ``CancelledError`` through, and leaves no
     task running, no session open, no progress bar open, and no request coming."""
     require_callable(crawl, "crawl", is_async=True)
-    call = "crawl(start, workers=3, rate=1000)"
+    name = getattr(crawl, "__name__", "crawl")
+    name = name if name.isidentifier() else "crawl"
+    call = f"{name}(start, workers=3, rate=1000)"
     see = "section 4"
     with _check_site(latency=0.1) as site:
         site.reset()
@@ -506,3 +515,45 @@ async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
     return ("Cancelled mid-crawl, the crawl let the CancelledError through, "
             "its workers ended, its session and progress bar were closed, and no request came "
             "afterwards.")
+
+
+# -- exercise 4: counting per bin, for the dashboard -------------------------------------------
+#: (times, width, end, expected, what the case is about). Widths are binary fractions, so that
+#: a time on a boundary is exactly on it (0.1 is not: 0.3 // 0.1 == 2.0 in floating point).
+_BIN_CASES: list[tuple[list[float], float, float, list[int], str]] = [
+    ([0.1, 0.3, 0.35, 0.9], 0.25, 1.0, [1, 2, 0, 1, 0], "times inside bins"),
+    ([0.0, 0.25, 0.5, 0.5, 0.75], 0.25, 1.0, [1, 1, 2, 1, 0],
+     "times on bin boundaries (a boundary starts a bin)"),
+    ([], 0.5, 1.5, [0, 0, 0, 0], "no times at all"),
+    ([0.2, 1.4, 0.6, 0.1], 0.5, 1.0, [2, 1, 0], "times in any order, and end on a boundary"),
+    ([-0.125, 0.125, 0.625, 0.75, 1.0], 0.25, 0.5, [1, 0, 0],
+     "times before 0 and after end (they belong to no bin)"),
+    ([0.3, 1.9, 2.6, 3.1], 1.0, 3.5, [1, 1, 1, 1], "a wider bin"),
+]
+
+
+@checker
+async def check_per_bin(per_bin: Callable[..., Any]) -> str:
+    """``per_bin(times, width, end)`` counts the times in each bin ``[k*width, (k+1)*width)``
+    for k = 0 .. ``floor(end / width)``; times below 0 or above ``end`` are left out."""
+    require_callable(per_bin, "per_bin", is_async=False)
+    for times, width, end, expected, about in _BIN_CASES:
+        call = f"per_bin({times}, {width:g}, {end:g})"
+        outcome = await run_learner(per_bin, list(times), width, end, time_limit=2)
+        _outcome_problem(call, outcome, "section 5")
+        if outcome.error is not None:
+            fail(f"With {about}, {call} raised {type(outcome.error).__name__}: "
+                 f"{outcome.error}; expected {expected}.")
+        got = outcome.value
+        if isinstance(got, tuple | range):
+            got = list(got)
+        if got != expected:
+            shown = f"{got!r:.80}" if not isinstance(got, list) else f"{got}"
+            why = ""
+            if isinstance(got, list) and len(got) != len(expected):
+                why = (f": {len(got)} bins instead of {len(expected)}, one for each k from 0 "
+                       f"to floor(end / width) = {len(expected) - 1}")
+            elif isinstance(got, list) and sum(got) != sum(expected):
+                why = (f": {sum(got)} times counted instead of {sum(expected)}")
+            fail(f"With {about}, {call} returned {shown}; expected {expected}{why}.")
+    return "Every time in its bin: boundaries, an empty list, any order, and times out of range."
