@@ -196,12 +196,12 @@ async def fetch_wraps_error(session, url, *, attempts=3, request_timeout=0.5, ba
 @pytest.mark.parametrize("wrong, observed", [
     (fetch_once, ["raised ClientResponseError (HTTP 503) after 1 request", "worth retrying"]),
     (fetch_retries_everything, ["does not exist (404)", "sent 3 requests"]),
-    (fetch_swallows, ["returned None after 3 requests", "raise the last error"]),
+    (fetch_swallows, ["returned None after 4 requests", "raise the last error"]),
     (fetch_one_budget, ["first answer takes 0.4 s", "raised TimeoutError after 1 request"]),
     (fetch_no_wait, ["waited", "below", "double"]),
     (fetch_fixed_delay, ["waited", "is base_delay used?"]),
     (fetch_ignores_timeout, ["waited for that first answer"]),
-    (fetch_ignores_attempts, ["sent 3 requests before raising TimeoutError; expected 2"]),
+    (fetch_ignores_attempts, ["gave up after 3 requests; it should try 4 times"]),
     (fetch_wraps_error, ["raised RuntimeError", "the HTTP 503"]),
 ])
 def test_robust_fetch_rejects(wrong, observed):
@@ -502,3 +502,17 @@ def test_per_bin_rejects_an_async_function():
         return per_bin(times, width, end)
 
     rejected(run(check_per_bin, per_bin_async), "plain function")
+
+
+def test_crawl_without_retries_is_told_about_the_flaky_page():
+    async def fetch_once_crawl(start_url, *, workers, rate, timeline=None):
+        global fetch
+        saved, fetch = fetch, functools.partial(fetch, attempts=1)
+        try:
+            return await crawl(start_url, workers=workers, rate=rate, timeline=timeline)
+        finally:
+            fetch = saved
+
+    rejected(run(check_crawl, fetch_once_crawl),
+             "gave /pages/flaky.html the exception ClientResponseError (HTTP 503)",
+             "is the crawl using fetch, with its retries?")

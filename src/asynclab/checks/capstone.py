@@ -186,7 +186,7 @@ async def check_robust_fetch(fetch: Callable[..., Any]) -> str:
                      "enough.")
 
             # Flaky pages: success at the last allowed attempt, then giving up.
-            for path, fails, attempts, base in ((_FLAKY_A, 2, 4, 0.15), (_FLAKY_B, 5, 3, 0.01)):
+            for path, fails, attempts, base in ((_FLAKY_A, 2, 4, 0.15), (_FLAKY_B, 5, 4, 0.01)):
                 text, outcome, made = await call(path, attempts, 0.5, base)
                 when = f"For a page that answers 503 to its first {fails} requests, {text}"
                 if fails < attempts:
@@ -403,7 +403,10 @@ async def check_crawl(crawl: Callable[..., Any]) -> str:
             wrong = [u for u, title in expected.items() if found[u] != title]
             if wrong:
                 u = wrong[0]
-                fail(f"{call} gave {u.removeprefix(base)} the value {found[u]!r:.60}; "
+                value = found[u]
+                shown = (f"the exception {_raised(value)}" if isinstance(value, BaseException)
+                         else f"the value {value!r:.60}")
+                fail(f"{call} gave {u.removeprefix(base)} {shown}; "
                      f"expected its title, {expected[u]!r}"
                      + (" (this page fails its first request: is the crawl using fetch, with "
                         "its retries?)" if u.endswith(_FLAKY) else "."))
