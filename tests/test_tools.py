@@ -28,6 +28,40 @@ def test_navigation_and_course_map_are_current():
     assert navigation.stale() == [], "run `python tools/navigation.py` and commit the result"
 
 
+def test_every_notebook_starts_its_code_with_the_set_up_check():
+    for path in NOTEBOOK_FILES:
+        code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        assert "course-setup" in code[0].metadata.get("tags", []), path.name
+        assert code[0].source == navigation.SETUP_SOURCE, path.name
+
+
+def test_the_set_up_check_says_what_to_do_on_another_python():
+    # -I -S: no site-packages and no PYTHONPATH, so asynclab cannot be found, as in a
+    # Jupyter that is not the course's
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", navigation.SETUP_SOURCE],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "ModuleNotFoundError: No module named 'asynclab'" in proc.stderr
+    assert "python3 course.py lab" in proc.stderr and "SETUP.md" in proc.stderr
+    # with the course's packages it prints nothing and raises nothing
+    quiet = subprocess.run([sys.executable, "-c", navigation.SETUP_SOURCE],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
+def test_a_new_set_up_check_is_numbered_first_and_shifts_the_others():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"),
+                nbformat.v4.new_code_cell("1 + 1", execution_count=1, outputs=[
+                    nbformat.v4.new_output("execute_result", {"text/plain": "2"},
+                                           execution_count=1)])]
+    assert navigation._apply_setup_cell(nb) is True
+    setup, old = nb.cells[1], nb.cells[2]
+    assert setup.metadata["tags"] == ["course-setup"] and setup.execution_count == 1
+    assert old.execution_count == 2 and old.outputs[0]["execution_count"] == 2
+    assert navigation._apply_setup_cell(nb) is False
+
+
 def test_navigation_check_sees_a_stale_notebook(tmp_path):
     first = NOTEBOOK_FILES[0]
     nb = nbformat.read(first, as_version=4)

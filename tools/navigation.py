@@ -2,7 +2,7 @@
 the repository address (``pyproject.toml``):
 
 - in every notebook: the navigation line with its Binder badge, the title line, the
-  ``**Time:**`` line, and (in 00) the course map;
+  ``**Time:**`` line, the set-up check before the first code cell, and (in 00) the course map;
 - in the README: the Binder badge and the course map;
 - in the instructor guide: each notebook's heading (title and minutes) and the schedule tables.
 
@@ -27,6 +27,20 @@ from asynclab.lessons import LESSONS, SCHEDULES, Lesson, existing
 ROOT = Path(__file__).resolve().parents[1]
 NAV_TAG = "navigation"
 MAP_TAG = "course-map"
+SETUP_TAG = "course-setup"
+#: The first code cell of every notebook. Opened in another Jupyter (Anaconda, VS Code, a
+#: system install), a notebook's imports fail with a bare "No module named 'asynclab'"; this
+#: cell stops there first, with what to do.
+SETUP_SOURCE = """\
+# Set-up check: is this notebook running on the course's Python? (The same in every notebook.)
+import importlib.util
+
+if importlib.util.find_spec("asynclab") is None:
+    raise ModuleNotFoundError(
+        "No module named 'asynclab': this notebook runs on a Python that is not the course's. "
+        "Open the course with `python3 course.py lab` (Windows: `py course.py lab`) in its "
+        "folder, or choose the course's kernel: SETUP.md, 'When something goes wrong'.",
+        name="asynclab")"""
 
 
 def repository_url(root: Path = ROOT) -> str:
@@ -111,12 +125,41 @@ def apply_navigation(nb: nbformat.NotebookNode, notebook: Lesson, root: Path = R
         changed = True
     elif nav.source != text:
         nav.source, changed = text, True
+    changed |= _apply_setup_cell(nb)
     cmap = _tagged(nb, MAP_TAG)
     if cmap is not None:
         text = "## The course map\n\n" + course_map("", root)
         if cmap.source != text:
             cmap.source, changed = text, True
     return changed
+
+
+def _apply_setup_cell(nb: nbformat.NotebookNode) -> bool:
+    """Make the set-up check the first code cell, with the current source; True if changed.
+
+    A new one is numbered 1 and the executed cells after it one more, as if the notebook had
+    run with it (it prints nothing and changes nothing when ``asynclab`` is there)."""
+    setup = _tagged(nb, SETUP_TAG)
+    if setup is not None:
+        if setup.source == SETUP_SOURCE:
+            return False
+        setup.source = SETUP_SOURCE
+        return True
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    executed = bool(code) and all(c.get("execution_count") for c in code if c.source.strip())
+    cell = nbformat.v4.new_code_cell(SETUP_SOURCE, metadata={"tags": [SETUP_TAG]})
+    cell.id = SETUP_TAG  # the same in every notebook, so re-generating changes nothing
+    if executed:
+        for c in code:
+            if c.get("execution_count"):
+                c.execution_count += 1
+                for output in c.get("outputs", []):
+                    if output.get("execution_count"):
+                        output["execution_count"] += 1
+        cell.execution_count = 1
+    first = nb.cells.index(code[0]) if code else len(nb.cells)
+    nb.cells.insert(first, cell)
+    return True
 
 
 def _replace_between(text: str, name: str, content: str) -> str:

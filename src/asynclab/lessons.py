@@ -83,7 +83,7 @@ LESSONS: tuple[Lesson, ...] = tuple(Lesson(*row) for row in [
      35, 20),
     (16, "debugging", "Debugging", "debug mode, task names, introspection", 35, 25),
     (17, "testing", "Testing async code", "IsolatedAsyncioTestCase, pytest-asyncio", 30, 25),
-    (18, "ecosystem", "The async ecosystem", "aiohttp vs httpx, databases, anyio", 35, 20),
+    (18, "ecosystem", "The async ecosystem", "aiohttp vs httpx, databases, anyio", 35, 25),
     (19, "capstone", "Capstone", "a rate-limited, retrying crawler with a dashboard", 20, 70),
 ])
 
