@@ -471,8 +471,13 @@ async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
             ended = time.perf_counter()
             await asyncio.sleep(0.15)  # time for a left-over worker to send its next request
             late = sum(1 for r in site.stats.log if r.started > ended + 0.02)
-            left = await _end([t for t in tasks if t is not runner])
+            started = [t for t in tasks if t is not runner]
+            left = await _end(started)
             await _end([runner])
+            # Tasks it started that were not cancelled with it but died on their own (e.g. a
+            # plain worker's next request on the closed session: RuntimeError)
+            crashed = [t for t in started if t.done() and not t.cancelled()
+                       and t.exception() is not None]
         new_bars = _open_bars() - bars
         for bar in new_bars:
             bar.close()
@@ -498,6 +503,12 @@ async def check_crawl_cancel(crawl: Callable[..., Any]) -> str:
         if left:
             fail(f"Cancelled mid-crawl, {call} ended, but {left} of the tasks it started "
                  f"were still running: its workers must end with it ({see}).")
+        if crashed:
+            errors = sorted({_raised(t.exception()) for t in crashed})
+            fail(f"Cancelled mid-crawl, {call} ended, but {len(crashed)} of the tasks it "
+                 f"started were not cancelled with it: they went on alone and died with "
+                 f"{', '.join(errors)} (\"Task exception was never retrieved\"): its workers "
+                 f"must end with it ({see}).")
         if late:
             fail(f"Cancelled mid-crawl, {call} ended, but {late} request"
                  f"{'s' * (late != 1)} arrived at the server afterwards: something it "
