@@ -187,8 +187,8 @@ async def wu_hard_coded_text(steps):
     (wu_time_sleep_between_awaits, ["time.sleep() (2 times)", "event loop's thread"]),
     (wu_forgot_await, ["did not wait", "'sleep' was never awaited"]),
     (wu_one_sleep, ["warm_up(2) returned after", "did not wait every step"]),
-    (wu_four_steps, ["warm_up(6) returned after", "did not wait every step"]),
-    (wu_double_wait, ["warm_up(6) took", "once per step"]),
+    (wu_four_steps, ["warm_up(10) returned after", "did not wait every step"]),
+    (wu_double_wait, ["warm_up(10) took", "once per step"]),
     (wu_hard_coded_text, ["warm_up(2) returned 'warm after 4 steps'"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_warm_up_rejects(warm_up, words):
