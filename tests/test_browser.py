@@ -1,4 +1,4 @@
-"""Run every notebook the way a learner does: JupyterLab in a real browser, Run All.
+"""Run every notebook the way a learner does: JupyterLab in a real browser, Run All, twice.
 
 nbval sends cells to a kernel one at a time and waits for each reply. A person clicks
 Run > Run All Cells in JupyterLab, which queues every cell at once; some failures only show
@@ -6,12 +6,20 @@ up that way (the archived ``nest_asyncio`` with ipykernel 7 leaves cells at ``[*
 while the kernel says idle). So this test starts JupyterLab on 127.0.0.1, opens each notebook
 in headless Chromium driven by Playwright, clicks Run All Cells and checks what the page
 shows: every code cell got an execution number (no ``[*]`` or ``[ ]`` left), no cell shows an
-error unless it is tagged ``raises-exception``, and every figure the committed notebook has
-is drawn again. A screenshot per notebook goes to ``test-artifacts/browser/``.
+error unless it is tagged ``raises-exception``, nothing was written to stderr, and every
+figure the committed notebook has is drawn again.
+
+Then it clicks Run All Cells once more, in the same kernel, as a learner who runs the notebook
+again does, and checks the same things; last it asks the kernel whether anything is left
+behind: no course server still running, no server thread alive. ResourceWarnings and asyncio's
+"Task was destroyed but it is pending" print to stderr (the kernel shows every
+ResourceWarning here), so a leak in either run fails the test. A screenshot per notebook goes
+to ``test-artifacts/browser/``.
 
 JupyterLab serves a temporary copy of ``notebooks/`` and ``data/``, with autosave off, so a
 run never writes into the repository. Needs Debian's ``chromium`` (or ``$CHROMIUM``) and the
-``playwright`` package; without them the test is skipped, never failed. Never run
+``playwright`` package; without them the test is skipped, never failed, and
+tests/test_run_twice.py runs every notebook twice without a browser instead. Never run
 ``playwright install``: the system Chromium is used.
 
     python -m pytest -m browser            # only this test
@@ -83,6 +91,13 @@ def find_chromium() -> str | None:
         if path := shutil.which(candidate):
             return path
     return None
+
+
+def browser_available() -> bool:
+    """Chromium and the playwright package are both here: the test runs, not skips."""
+    import importlib.util
+
+    return find_chromium() is not None and importlib.util.find_spec("playwright") is not None
 
 
 def free_port() -> int:
@@ -164,7 +179,9 @@ def lab() -> Iterator[Lab]:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
         env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-               "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "PYTHONUNBUFFERED": "1"}
+               "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "PYTHONUNBUFFERED": "1",
+               # the kernels inherit it: every ResourceWarning shows on stderr
+               "PYTHONWARNINGS": "always::ResourceWarning"}
         env.pop("JUPYTER_TOKEN", None)
         log_path = ARTIFACTS / "jupyterlab.log"
         with open(log_path, "wb") as log:
@@ -252,6 +269,8 @@ _STATE_JS = """
         count: code && model ? model.executionCount : null,
         running: code && ((model && model.executionState === 'running') || prompt === '[*]:'),
         errors: outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
+        stderr: outputs.filter(o => o.output_type === 'stream' && o.name === 'stderr')
+          .map(o => Array.isArray(o.text) ? o.text.join('') : o.text).join(''),
         images: imgs.length,
         imagesDrawn: imgs.filter(img => img.complete && img.naturalWidth > 0).length,
       };
@@ -267,9 +286,11 @@ def _settled(state: dict | None) -> bool:
         c["running"] for c in state["cells"])
 
 
-def _finished(state: dict | None) -> bool:
-    """Settled, and every code cell has an execution count."""
-    return _settled(state) and all(c["count"] for c in state["cells"] if c["code"])
+def _finished(state: dict | None, after: int = 0) -> bool:
+    """Settled, and every code cell has an execution count above ``after`` (the last count
+    of the run before: a second Run All must number every cell again)."""
+    return _settled(state) and all(
+        (c["count"] or 0) > after for c in state["cells"] if c["code"])  # type: ignore[index]
 
 
 def _stored_expectations(path: Path) -> tuple[list[set[str]], list[bool], list[str]]:
@@ -281,9 +302,115 @@ def _stored_expectations(path: Path) -> tuple[list[set[str]], list[bool], list[s
     return tags, has_image, kinds
 
 
+#: Asked of the kernel after the second run: is any course server or server thread left?
+PROBE = """\
+import gc, threading
+from asynclab.servers.base import _RUNNING
+gc.collect()
+print("servers running:", len(_RUNNING))
+print("server threads:", sorted(t.name for t in threading.enumerate()
+                                if t.name.endswith("-thread")))
+"""
+CLEAN = "servers running: 0\nserver threads: []"
+
+# Runs code in the notebook's kernel without a cell (and without an execution count);
+# returns what it printed to stdout and to stderr (an error's name and value count as stderr).
+_PROBE_JS = """
+async (code) => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  const kernel = widget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code, store_history: false});
+  let out = '', err = '';
+  future.onIOPub = (msg) => {
+    const kind = msg.header.msg_type;
+    if (kind === 'stream' && msg.content.name === 'stdout') out += msg.content.text;
+    else if (kind === 'stream') err += msg.content.text;
+    else if (kind === 'error') err += msg.content.ename + ': ' + msg.content.evalue;
+  };
+  await future.done;
+  return {out, err};
+}
+"""
+
+
+#: Seconds between two looks at the page while Run All runs.
+POLL = 0.25
+
+
+def _run_all(page, after: int = 0) -> dict | None:  # noqa: ANN001 - playwright Page
+    """Click Run > Run All Cells; return the page's state once the run is over: every cell
+    numbered anew (``after``: the last count before) in two looks in a row, or the kernel idle
+    with no cell waiting in six (1.5 s: Run All stopped at an error), or at the time limit."""
+    _menu(page, "Run", "Run All Cells")
+    state = None
+    deadline = time.monotonic() + RUN_TIMEOUT
+    finished = settled = 0
+    while time.monotonic() < deadline:
+        time.sleep(POLL)
+        state = page.evaluate(_STATE_JS)
+        finished = finished + 1 if _finished(state, after) else 0
+        settled = settled + 1 if _settled(state) else 0
+        if finished >= 2 or settled >= 6:
+            break
+    return state
+
+
+def _drawn(page, state: dict | None, has_image: list[bool]) -> dict | None:  # noqa: ANN001
+    """The state once every figure the committed notebook has is drawn (an image decodes a
+    moment after its output arrives), or after 5 s: then the test names what is missing."""
+    deadline = time.monotonic() + 5
+    while state is not None and time.monotonic() < deadline and any(
+            flag and i < len(state["cells"]) and state["cells"][i]["imagesDrawn"] == 0
+            for i, flag in enumerate(has_image)):
+        time.sleep(POLL)
+        state = page.evaluate(_STATE_JS)
+    return state
+
+
+def _problems(state: dict | None, run: int, tags: list[set[str]], has_image: list[bool],
+              kinds: list[str]) -> tuple[list[str], int | None]:
+    """What is wrong with run ``run`` (1 or 2) as the page shows it, and the first bad cell.
+    The second run's execution counts go on from the first's."""
+    if state is None:
+        return [f"run {run}: the notebook panel never appeared"], None
+    problems: list[str] = []
+    first_bad: int | None = None
+    cells = state["cells"]
+    numbers: list[int] = []
+    if len(cells) != len(kinds):
+        problems.append(f"the page shows {len(cells)} cells, the file has {len(kinds)}")
+    for i, cell in enumerate(cells[: len(kinds)]):
+        bad = []
+        if cell["running"]:
+            bad.append(f"still waits at [*] (prompt {cell['prompt'] or 'hidden'})")
+        elif cell["code"] and not cell["count"]:
+            bad.append("never ran")
+        if "raises-exception" not in tags[i] and cell["errors"]:
+            bad.append("shows an error: " + "; ".join(cell["errors"]))
+        if cell["stderr"]:
+            bad.append("wrote to stderr: " + cell["stderr"][:300].strip())
+        if cell["code"] and cell["count"]:
+            numbers.append(cell["count"])
+        if has_image[i] and cell["imagesDrawn"] == 0:
+            bad.append("should show a figure but none was drawn")
+        if bad:
+            problems.append(f"run {run}, cell {i}: " + ", ".join(bad))
+            first_bad = i if first_bad is None else first_bad
+    first = 1 + len(numbers) * (run - 1)
+    if numbers != list(range(first, first + len(numbers))):
+        problems.append(f"run {run}: cells did not run once each, in order: prompts {numbers}")
+    if not _settled(state):
+        problems.append(f"run {run}: the kernel is {state['kernel']!r} after "
+                        f"{RUN_TIMEOUT:.0f} s"
+                        + (" while cells still wait: the hang nbval cannot see"
+                           if state["kernel"] == "idle" else ""))
+    return problems, first_bad
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_run_all_in_jupyterlab(lab: Lab, browser, notebook: Path) -> None:  # noqa: ANN001
-    """Run > Run All Cells finishes, with no unexpected error and every figure drawn."""
+    """Run All Cells finishes, with no unexpected error, nothing on stderr and every figure
+    drawn; a second Run All in the same kernel does too, and leaves no server behind."""
     tags, has_image, kinds = _stored_expectations(notebook)
     shot = ARTIFACTS / f"{notebook.stem}.png"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -299,57 +426,31 @@ def test_run_all_in_jupyterlab(lab: Lab, browser, notebook: Path) -> None:  # no
         _menu(page, "Edit", "Clear Outputs of All Cells")
         page.wait_for_function(f"({_STATE_JS})().cells.every(c => !c.code || !c.count)",
                                timeout=10_000)
-        _menu(page, "Run", "Run All Cells")
-        time.sleep(1.0)  # the queue has started: cells show [*] until each one has run
-        state = None
-        deadline = time.monotonic() + RUN_TIMEOUT
-        stable = 0
-        while time.monotonic() < deadline:
-            state = page.evaluate(_STATE_JS)
-            stable = stable + 1 if _settled(state) else 0
-            if stable >= 3:  # settled in three polls in a row, 0.5 s apart
-                break
-            time.sleep(0.5)
-        elapsed = time.monotonic() - started
+        state = _drawn(page, _run_all(page), has_image)
+        problems, first_bad = _problems(state, 1, tags, has_image, kinds)
+        elapsed = [time.monotonic() - started]
+        if not problems:  # the same kernel, again: what a learner who re-runs it sees
+            again = time.monotonic()
+            state = _drawn(page, _run_all(page, after=sum(kind == "code" for kind in kinds)),
+                           has_image)
+            problems, first_bad = _problems(state, 2, tags, has_image, kinds)
+            elapsed.append(time.monotonic() - again)
+            if _settled(state):  # also after an error: what did the two runs leave?
+                left = page.evaluate(_PROBE_JS, PROBE)
+                if left["err"]:
+                    problems.append("after two runs, garbage collection reported: "
+                                    + left["err"][:300])
+                if CLEAN not in left["out"]:
+                    problems.append(f"after two runs: {left['out'].strip()}")
         _dismiss_toasts(page)
-
-        problems: list[str] = []
-        first_bad: int | None = None
-        if state is None:
-            problems.append("the notebook panel never appeared")
-        else:
-            cells = state["cells"]
-            numbers: list[int] = []
-            if len(cells) != len(kinds):
-                problems.append(f"the page shows {len(cells)} cells, the file has {len(kinds)}")
-            for i, cell in enumerate(cells[: len(kinds)]):
-                bad = []
-                if cell["running"]:
-                    bad.append(f"still waits at [*] (prompt {cell['prompt'] or 'hidden'})")
-                elif cell["code"] and not cell["count"]:
-                    bad.append("never ran")
-                if "raises-exception" not in tags[i] and (cell["errors"]):
-                    bad.append("shows an error: " + "; ".join(cell["errors"]))
-                if cell["code"] and cell["count"]:
-                    numbers.append(cell["count"])
-                if has_image[i] and cell["imagesDrawn"] == 0:
-                    bad.append("should show a figure but none was drawn")
-                if bad:
-                    problems.append(f"cell {i}: " + ", ".join(bad))
-                    first_bad = i if first_bad is None else first_bad
-            if numbers != list(range(1, len(numbers) + 1)):
-                problems.append(f"cells did not run once each, in order: prompts {numbers}")
-            if not _settled(state):
-                problems.append(f"the kernel is {state['kernel']!r} after {RUN_TIMEOUT:.0f} s"
-                                + (" while cells still wait: the hang nbval cannot see"
-                                   if state["kernel"] == "idle" else ""))
         # The screenshot shows the first broken cell, else the last figure.
         figures = [i for i, flag in enumerate(has_image) if flag]
         focus = first_bad if first_bad is not None else (figures[-1] if figures else None)
         if focus is not None and state is not None and focus < len(state["cells"]):
             page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(focus).scroll_into_view_if_needed()
         page.screenshot(path=str(shot))
-        print(f"{notebook.name}: opened and Run All in JupyterLab in {elapsed:.1f} s")
+        print(f"{notebook.name}: opened and Run All in JupyterLab in {elapsed[0]:.1f} s"
+              + (f", Run All again in {elapsed[1]:.1f} s" if len(elapsed) > 1 else ""))
         if problems:
             pytest.fail(f"{notebook.name}, Run All Cells in JupyterLab:\n  " + "\n  ".join(problems)
                         + f"\nscreenshot: {shot}", pytrace=False)

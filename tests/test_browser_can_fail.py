@@ -1,6 +1,10 @@
 """The browser test can fail, and sees what nbval cannot.
 
-Three small notebooks go through the browser test (tests/test_browser.py, in a subprocess):
+Four small notebooks go through the browser test (tests/test_browser.py, in a subprocess):
+
+- ``96_second_run``: fine when run once; run again in the same kernel it writes to stderr,
+  raises, and leaves a thread named like a server's running. The browser test must fail on
+  the second Run All and name all three.
 
 - ``97_nest_asyncio2``: the maintained fork, a nested ``asyncio.run()``, then more cells.
   It must pass: the fork does not break Run All (what notebook 02 says).
@@ -97,6 +101,13 @@ def test_browser_test_fails_on_broken_notebooks_and_sees_the_hang(tmp_path: Path
     archived = archived_package(tmp_path)
     books = tmp_path / "notebooks"
     books.mkdir()
+    nbformat.write(notebook(
+        "import builtins\nagain = hasattr(builtins, 'course_ran')\nbuiltins.course_ran = True",
+        "import sys\nif again:\n    print('only the second time', file=sys.stderr)",
+        "import threading, time\nif again:\n"
+        "    threading.Thread(target=time.sleep, args=(30,), name='Leaky-thread',\n"
+        "                     daemon=True).start()\n    raise RuntimeError('second run')",
+    ), books / "96_second_run.ipynb")
     nbformat.write(nested_run("nest_asyncio2"), books / "97_nest_asyncio2.ipynb")
     nbformat.write(nested_run("nest_asyncio"), books / "98_nest_asyncio_hang.ipynb")
     nbformat.write(notebook("print('fine')", "raise ValueError('broken on purpose')",
@@ -119,8 +130,11 @@ def test_browser_test_fails_on_broken_notebooks_and_sees_the_hang(tmp_path: Path
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     report = browser.stdout + browser.stderr
     tail = report[-4000:]
-    assert browser.returncode == 1 and "2 failed, 1 passed" in report, tail
+    assert browser.returncode == 1 and "3 failed, 1 passed" in report, tail
     assert "FAILED tests/test_browser.py::test_run_all_in_jupyterlab[97" not in report, tail
+    assert "run 2, cell 1: wrote to stderr: only the second time" in report, tail
+    assert "run 2, cell 2: shows an error: RuntimeError: second run" in report, tail
+    assert "server threads: ['Leaky-thread']" in report, tail
     assert "cell 2: still waits at [*]" in report, tail
     assert "while cells still wait: the hang nbval cannot see" in report, tail
     assert "cell 1: shows an error: ValueError: broken on purpose" in report, tail

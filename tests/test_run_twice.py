@@ -3,6 +3,9 @@ does, and leaves nothing behind: no error, nothing on stderr (ResourceWarnings a
 "Task was destroyed but it is pending" print there, so the kernel shows every
 ResourceWarning), no course server still running, no server thread alive.
 
+The browser test (tests/test_browser.py) does the same in JupyterLab, where a learner clicks
+Run All twice: a notebook whose browser test runs in the same session (Chromium and playwright
+found, the test selected) skips this one (tests/conftest.py), unless ``COURSE_RUN_TWICE=1``.
 Slow (every notebook twice): the README's test command runs it; tools/other_pythons.py and
 tools/pin_binder.py leave it out with ``-m "not browser and not slow and not load"``.
 
@@ -21,20 +24,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
+from test_browser import CLEAN, PROBE
 
 from asynclab.lessons import notebook_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebook_paths(ROOT)
 
-PROBE = """\
-import gc, threading
-from asynclab.servers.base import _RUNNING
-gc.collect()
-print("servers running:", len(_RUNNING))
-print("server threads:", sorted(t.name for t in threading.enumerate()
-                                if t.name.endswith("-thread")))
-"""
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +66,6 @@ def test_notebook_runs_twice_in_one_kernel_and_cleans_up(path: Path, tmp_path: P
     text = "".join(out.get("text", "") for out in probe.outputs)
     if _stderr(probe):
         problems.append(f"after two runs, garbage collection reported: {_stderr(probe)[:300]}")
-    if "servers running: 0\nserver threads: []" not in text:
+    if CLEAN not in text:
         problems.append(f"after two runs: {text.strip()}")
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
