@@ -367,10 +367,18 @@ def _drawn(page, state: dict | None, has_image: list[bool]) -> dict | None:  # n
     return state
 
 
+def _counted_before(run: int, kinds: list[str]) -> int:
+    """The last execution count before run ``run`` (1 or 2) of Run All: 0, or the number of
+    code cells (the first run numbered each once)."""
+    return (run - 1) * kinds.count("code")
+
+
 def _problems(state: dict | None, run: int, tags: list[set[str]], has_image: list[bool],
               kinds: list[str]) -> tuple[list[str], int | None]:
     """What is wrong with run ``run`` (1 or 2) as the page shows it, and the first bad cell.
-    The second run's execution counts go on from the first's."""
+    The second run's execution counts go on from the first's: a cell still showing a count
+    of the first run did not run again."""
+    after = _counted_before(run, kinds)
     if state is None:
         return [f"run {run}: the notebook panel never appeared"], None
     problems: list[str] = []
@@ -383,21 +391,20 @@ def _problems(state: dict | None, run: int, tags: list[set[str]], has_image: lis
         bad = []
         if cell["running"]:
             bad.append(f"still waits at [*] (prompt {cell['prompt'] or 'hidden'})")
-        elif cell["code"] and not cell["count"]:
+        elif cell["code"] and (cell["count"] or 0) <= after:
             bad.append("never ran")
         if "raises-exception" not in tags[i] and cell["errors"]:
             bad.append("shows an error: " + "; ".join(cell["errors"]))
         if cell["stderr"]:
             bad.append("wrote to stderr: " + cell["stderr"][:300].strip())
-        if cell["code"] and cell["count"]:
+        if cell["code"] and (cell["count"] or 0) > after:
             numbers.append(cell["count"])
         if has_image[i] and cell["imagesDrawn"] == 0:
             bad.append("should show a figure but none was drawn")
         if bad:
             problems.append(f"run {run}, cell {i}: " + ", ".join(bad))
             first_bad = i if first_bad is None else first_bad
-    first = 1 + len(numbers) * (run - 1)
-    if numbers != list(range(first, first + len(numbers))):
+    if numbers != list(range(after + 1, after + 1 + len(numbers))):
         problems.append(f"run {run}: cells did not run once each, in order: prompts {numbers}")
     if not _settled(state):
         problems.append(f"run {run}: the kernel is {state['kernel']!r} after "
@@ -431,7 +438,7 @@ def test_run_all_in_jupyterlab(lab: Lab, browser, notebook: Path) -> None:  # no
         elapsed = [time.monotonic() - started]
         if not problems:  # the same kernel, again: what a learner who re-runs it sees
             again = time.monotonic()
-            state = _drawn(page, _run_all(page, after=sum(kind == "code" for kind in kinds)),
+            state = _drawn(page, _run_all(page, after=_counted_before(2, kinds)),
                            has_image)
             problems, first_bad = _problems(state, 2, tags, has_image, kinds)
             elapsed.append(time.monotonic() - again)
