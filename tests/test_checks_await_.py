@@ -170,6 +170,32 @@ async def wu_four_steps(steps):
     return f"warm after {steps} steps"
 
 
+async def wu_five_steps(steps):
+    for _ in range(5):  # ignores steps: the most steps that pass the 2-step case
+        await asyncio.sleep(0.05)
+    return f"warm after {steps} steps"
+
+
+def _spin(seconds):
+    """Hold the event loop's thread without a blocking call: a stalled, busy machine."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def wu_five_steps_woken_late(steps):
+    """Five fixed steps on a machine that wakes the last one 0.75 s late in the 20-step case:
+    it returns after 1 s, yet it waited 5 steps."""
+    if steps == 20:
+        asyncio.get_running_loop().call_later(0.22, _spin, 0.78)
+    return await wu_five_steps(steps)
+
+
+async def wu_one_long_sleep(steps):
+    await asyncio.sleep(0.25)  # ignores steps: the longest constant that passes 2 steps
+    return f"warm after {steps} steps"
+
+
 async def wu_double_wait(steps):
     for _ in range(steps):
         await asyncio.sleep(0.1)  # twice the step
@@ -187,8 +213,11 @@ async def wu_hard_coded_text(steps):
     (wu_time_sleep_between_awaits, ["time.sleep() (2 times)", "event loop's thread"]),
     (wu_forgot_await, ["did not wait", "'sleep' was never awaited"]),
     (wu_one_sleep, ["warm_up(2) returned after", "did not wait every step"]),
-    (wu_four_steps, ["warm_up(10) returned after", "did not wait every step"]),
-    (wu_double_wait, ["warm_up(10) took", "once per step"]),
+    (wu_four_steps, ["warm_up(20) returned after", "did not wait every step"]),
+    (wu_five_steps, ["warm_up(20) returned after", "did not wait every step"]),
+    (wu_five_steps_woken_late, ["warm_up(20) returned after", "did not wait every step"]),
+    (wu_one_long_sleep, ["warm_up(20) returned after", "did not wait every step"]),
+    (wu_double_wait, ["warm_up(20) took", "once per step"]),
     (wu_hard_coded_text, ["warm_up(2) returned 'warm after 4 steps'"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_warm_up_rejects(warm_up, words):

@@ -205,7 +205,45 @@ def test_delay_rejects(answer, words):
     assert leaked == [], "a wrong answer's coroutines must not warn after the check"
 
 
-@pytest.mark.parametrize("constant", [0.1, 0.35, 0.4])
+def _spin(seconds):
+    """Hold the event loop's thread without a blocking call: a stalled, busy machine."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+class ConstantWokenLate(Delay):
+    """The constant that comes closest (0.34 s) on a machine that wakes it 0.3 s late in the
+    0.4 s case (the loop stalls from 0.3 s to 0.6 s): it gives its value after 0.6 s."""
+
+    def __await__(self):
+        if self.seconds == 0.4:
+            asyncio.get_running_loop().call_later(0.3, _spin, 0.3)
+        yield from asyncio.sleep(0.34).__await__()
+        return self.value
+
+
+class PollsLateToStart(PollsTheClock):
+    """A poll on a machine that stalls for 0.25 s as the four awaited together start: they
+    yield few Nones there, but thousands when awaited alone."""
+
+    def __await__(self):
+        if self.value == "value 0":  # the first of the four awaited together
+            asyncio.get_running_loop().call_soon(_spin, 0.25)
+        return (yield from super().__await__())
+
+
+def test_delay_rejects_a_constant_woken_late():
+    rejected(run(check_delay(ConstantWokenLate)), "`await Delay(0.4, {'id': 7})` gave its "
+             "value after", "Are the seconds used?")
+
+
+def test_delay_rejects_a_poll_whose_together_phase_stalls():
+    rejected(run(check_delay(PollsLateToStart)), "`await Delay(0.05, 'first')` gave the right "
+             "value, but it yielded None to the event loop", "sections 6 and 8")
+
+
+@pytest.mark.parametrize("constant", [0.1, 0.3, 0.34, 0.35, 0.4])
 def test_delay_rejects_any_constant_wait(constant):
     class Constant(Delay):
         def __await__(self):
@@ -490,6 +528,20 @@ def test_lookup_accepts_solutions():
 ])
 def test_lookup_rejects(answer, words):
     rejected(run(check_lookup_async(answer)), *words)
+
+
+@pytest.mark.parametrize("answer", [no_done_check, checks_only_on_done, scheduled_setters],
+                         ids=lambda v: v.__name__)
+def test_lookup_rejects_a_missing_done_check_on_a_stalled_loop(answer):
+    """The loop stalls from 0.04 s to 0.26 s, over both the cancellation (0.05 s) and the
+    answers (0.25 s): the answers must still come after the cancellation."""
+    async def stalled(lookup, user_id):
+        if user_id == 5:
+            asyncio.get_running_loop().call_later(0.04, _spin, 0.22)
+        return await answer(lookup, user_id)
+
+    rejected(run(check_lookup_async(stalled)), "was cancelled after 0.05 s", "raised "
+             "InvalidStateError", "section 5")
 
 
 def test_lookup_check_leaves_nothing_behind():

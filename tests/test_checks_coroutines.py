@@ -68,6 +68,27 @@ async def brew_always_two_tenths(drink, seconds):
     return f"{drink} is ready"
 
 
+async def brew_always_a_third(drink, seconds):
+    await asyncio.sleep(0.34)  # ignores seconds: the constant that came closest to passing
+    return f"{drink} is ready"
+
+
+def _spin(seconds):
+    """Hold the event loop's thread without a blocking call: a stalled, busy machine."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def brew_a_third_woken_late(drink, seconds):
+    """The closest constant on a machine that wakes it 0.3 s late in the 0.4 s case (the loop
+    stalls from 0.3 s to 0.6 s): it returns after 0.6 s, yet it waited too short."""
+    if seconds == 0.4:
+        asyncio.get_running_loop().call_later(0.3, _spin, 0.3)
+    await asyncio.sleep(0.34)
+    return f"{drink} is ready"
+
+
 async def brew_always_half_a_second(drink, seconds):
     await asyncio.sleep(0.5)  # ignores seconds, waits long enough for every case
     return f"{drink} is ready"
@@ -85,6 +106,8 @@ async def brew_always_tea(drink, seconds):
     (brew_forgot_await, ["did not wait", "'sleep' was never awaited"]),
     (brew_prints, ["returned None", "printed 'coffee is ready'"]),
     (brew_always_two_tenths, ["brew('green tea', 0.4) returned after 0.2", "did not wait"]),
+    (brew_always_a_third, ["brew('green tea', 0.4) returned after", "did not wait"]),
+    (brew_a_third_woken_late, ["brew('green tea', 0.4) returned after", "did not wait"]),
     (brew_always_half_a_second, ["brew('coffee', 0.05) took 0.5", "does not wait"]),
     (brew_always_tea, ["brew('coffee', 0.05) returned 'tea is ready'", "several drinks"]),
 ], ids=lambda v: getattr(v, "__name__", ""))

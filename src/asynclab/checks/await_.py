@@ -20,6 +20,7 @@ from aiohttp import web
 from ..servers import USERS, DemoAPI, profile_record, user_record
 from ._core import blocking_message, checker, fail, require_callable
 from ._observe import fail_on_outcome, observe
+from ._timers import Alarm, with_alarm
 
 __all__ = ["CRUNCH_SIZE", "check_crunch", "check_profile_of", "check_warm_up"]
 
@@ -108,10 +109,18 @@ async def check_profile_of(profile_of: Callable[..., Any]) -> str:
 
 # -- Exercise 2: warm_up ----------------------------------------------------------------------
 #: The step counts check_warm_up tries: a warm_up that ignores ``steps`` cannot pass them all.
-#: 10, not 6: an answer that always waits 4 steps (0.2 s) must fall clearly short of the 0.8 x
-#: 0.5 s a 10-step call needs; against 6 steps (0.24 s) it passed once on a loaded machine.
-_WARM_UP_STEPS: tuple[int, ...] = (2, 10, 3)
+#: A call must outlast an :class:`~._timers.Alarm` set for 0.95 x its wait (a right answer's
+#: last timer is due no earlier than steps x 0.05 s after it starts, so lateness never makes
+#: it lose that race), and take at most 1.3 x its wait + 0.15 s. An answer that always waits
+#: a fixed K steps must pass the 2-step case, 0.05 x K <= 0.28 s, so K <= 5 (0.25 s); in the
+#: 20-step case its last timer must then be due after the alarm at 0.95 s, which takes 0.7 s
+#: of lateness piled up in its own first wake-ups (4 steps: 0.75 s). One constant sleep (at
+#: most 0.28 s) cannot outlast the alarm however late the loop runs. With 10 steps and the
+#: old bound (elapsed >= 0.8 x wait) a fixed 5 steps passed with 0.15 s of lateness, and
+#: with 6 steps a fixed 4 steps passed once on a loaded machine.
+_WARM_UP_STEPS: tuple[int, ...] = (2, 20, 3)
 _STEP = 0.05  # seconds per step
+_WARM_UP_ALARM = 0.95
 
 
 @checker
@@ -122,17 +131,20 @@ async def check_warm_up(warm_up: Callable[[int], Any]) -> str:
     took = []
     for steps in _WARM_UP_STEPS:
         call = f"warm_up({steps})"
-        seen = await observe(warm_up, steps)
+        wait = steps * _STEP
+        alarm = Alarm(wait * _WARM_UP_ALARM)
+        seen = await observe(with_alarm(warm_up, alarm), steps)
         fail_on_outcome(call, seen.outcome, time_limit=5.0,
                         see="section 4 measures what that does to the other tasks",
                         unawaited_see="notebook 02, section 2,")
         result, elapsed = seen.outcome.value, seen.outcome.elapsed
         expected = f"warm after {steps} steps"
-        wait = steps * _STEP
         if result != expected:
             fail(f"{call} returned {result!r}; expected {expected!r}. The check tries several "
                  "step counts.")
-        if elapsed < wait * 0.8:
+        # Returned before the alarm although the loop was free (the heartbeat ran): too short,
+        # however late the loop ran. A loop blocked the whole time is the heartbeat's verdict.
+        if elapsed < wait * 0.8 or (not alarm.rang and seen.beats > 0):
             warned = (f" Python warned that the coroutine {seen.unawaited[0]!r} was never "
                       "awaited (notebook 02, section 2)." if seen.unawaited else "")
             fail(f"{call} returned after {elapsed:.2f} s instead of about {wait:.2f} s "

@@ -3,9 +3,10 @@ exercise wraps.
 
 ``check_delay`` is given the learner's class ``Delay(seconds, value)``: it makes instances
 with several (seconds, value) pairs, awaits them through :func:`run_learner` (blocking calls
-caught by name) and awaits four of them together, each inside a span of a
-:class:`~asynclab.Timeline`, to count how many waited at once, and through a counting
-iterator, to count the bare ``None``s they yield (a poll that spins instead of waiting).
+caught by name; an :class:`~._timers.Alarm` tells a wait that is too short, however late
+the loop runs) and awaits four of them together, each inside a span of a
+:class:`~asynclab.Timeline`, to count how many waited at once; every await goes through a
+counting iterator, to count the bare ``None``s yielded (a poll that spins instead of waiting).
 
 ``check_call_maybe_async`` is given ``call_maybe_async(func, *args)`` and eight kinds of
 functions (plain, async, a partial, a plain-def wrapper that returns a coroutine, one that
@@ -35,6 +36,7 @@ from ..servers import USERS, user_record
 from ..timeline import Timeline
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
 from ._observe import never_awaited
+from ._timers import Alarm
 
 __all__ = ["check_call_maybe_async", "check_delay", "check_lookup_async", "lookup"]
 
@@ -71,15 +73,30 @@ class _CallbackAPI:
         self.waiting = 0
         self.most = 0
         self._handles: list[asyncio.TimerHandle] = []
+        #: Ids whose answers wait for :meth:`release` (then come when due, or at once).
+        self.held: set[int] = set()
+        self._held_calls: list[tuple[float, int, Callable[..., object],
+                                     Callable[..., object]]] = []
 
     def __call__(self, user_id: int, on_done: Callable[..., object],
                  on_error: Callable[..., object]) -> None:
         self.calls.append(user_id)
         self.waiting += 1
         self.most = max(self.most, self.waiting)
-        delay = self.latencies.get(user_id, self.default)
-        self._handles.append(self.loop.call_later(delay, self._answer, user_id, on_done,
-                                                  on_error))
+        when = self.loop.time() + self.latencies.get(user_id, self.default)
+        if user_id in self.held:
+            self._held_calls.append((when, user_id, on_done, on_error))
+        else:
+            self._handles.append(self.loop.call_at(when, self._answer, user_id, on_done,
+                                                   on_error))
+
+    def release(self) -> None:
+        """Let the held answers come: each when it is due, or at once if that is past."""
+        self.held.clear()
+        for when, user_id, on_done, on_error in self._held_calls:
+            self._handles.append(self.loop.call_at(max(when, self.loop.time()), self._answer,
+                                                   user_id, on_done, on_error))
+        self._held_calls.clear()
 
     def _answer(self, user_id: int, on_done: Callable[..., object],
                 on_error: Callable[..., object]) -> None:
@@ -138,15 +155,27 @@ def _what(outcome: Outcome) -> str:
 _DELAYS: tuple[tuple[float, object], ...] = ((0.05, "first"), (0.4, {"id": 7}), (0.15, 0))
 #: How much later than asked an await may return (a loaded machine wakes timers late).
 _LATE = 0.3
+#: An await must outlast an :class:`~._timers.Alarm` set, before the instance is made, for
+#: this share of its seconds. A constant wait must be at most 0.05 + 0.3 = 0.35 s (the first
+#: case's upper bound, which lateness only makes harder) and outlast the alarm at 0.9 x 0.4 =
+#: 0.36 s in the second, whatever the lateness: the alarm and the instance's timer are late
+#: together and keep the order of their deadlines. The old bound, elapsed >= 0.4 - 0.01 s, let
+#: a constant of 0.30-0.345 s pass with 0.045-0.09 s of lateness (0.1 s with 0.29 s).
+_ALARM = 0.9
 #: Four instances awaited together: each waits this long.
 _TOGETHER = 0.2
-#: Bare ``None`` yields allowed per instance (``asyncio.sleep(0)`` yields one; a poll of the
-#: clock yields thousands in 0.2 s, still hundreds on a loaded machine).
+#: Bare ``None`` yields allowed per instance, in each await alone and in the four together
+#: (``asyncio.sleep(0)`` yields one; a poll of the clock yields thousands in 0.2 s, still
+#: hundreds on a loaded machine). A poll passes only if a stall covers most of its wait in
+#: every one of the four awaits, not just in the four together.
 _MOST_BARE_YIELDS = 20
 
 
-async def _awaiting(awaitable: Any) -> Any:
-    return await awaitable
+async def _awaiting(awaitable: Any, alarm: Alarm) -> Any:
+    try:
+        return await awaitable
+    finally:
+        alarm.stop()  # in the step in which the await ends
 
 
 class _CountingIterator:
@@ -157,6 +186,8 @@ class _CountingIterator:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.bare = 0
+        #: Everything it yielded (futures and bare Nones): 0 means the loop never got a turn.
+        self.yields = 0
 
     def __iter__(self) -> _CountingIterator:
         return self
@@ -167,6 +198,7 @@ class _CountingIterator:
     def send(self, value: Any) -> Any:
         send = getattr(self._inner, "send", None)
         item = send(value) if send is not None else next(self._inner)
+        self.yields += 1
         if item is None:
             self.bare += 1
         return item
@@ -176,6 +208,7 @@ class _CountingIterator:
         if throw is None:
             raise args[0] if len(args) == 1 else args[1]
         item = throw(*args)
+        self.yields += 1
         if item is None:
             self.bare += 1
         return item
@@ -187,16 +220,27 @@ class _CountingIterator:
 
 
 class _Counted:
-    """An awaitable around the learner's instance whose ``__await__`` already worked once
-    (its iterator is known to be fine), counting its bare yields."""
+    """An awaitable around the learner's instance, counting its yields. What ``__await__``
+    returned is passed on as it is when it is not an iterator to wrap (a coroutine, a plain
+    value): awaiting it then fails with Python's own TypeError, as awaiting the instance
+    does."""
 
     def __init__(self, instance: Any) -> None:
         self.instance = instance
         self.iterator: _CountingIterator | None = None
 
     def __await__(self) -> Any:
-        self.iterator = _CountingIterator(type(self.instance).__await__(self.instance))
+        inner = type(self.instance).__await__(self.instance)
+        if inspect.iscoroutine(inner) or not isinstance(inner, Iterator) or (
+                inspect.isgenerator(inner)
+                and inner.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE):
+            return inner
+        self.iterator = _CountingIterator(inner)
         return self.iterator
+
+    @property
+    def bare(self) -> int:
+        return self.iterator.bare if self.iterator is not None else 0
 
 
 async def _run_quietly(func: Callable[..., Any], *args: Any,
@@ -248,18 +292,24 @@ async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
 
     for seconds, value in _DELAYS:
         call = f"Delay({seconds:g}, {value!r})"
+        alarm = Alarm(seconds * _ALARM)
+        alarm.set()  # before the instance exists: no timer it sets can be due before
         try:
             instance = Delay(seconds, value)
         except Exception as exc:
+            alarm.stop()
             fail(f"{call} raised {type(exc).__name__}: {exc}; the class takes the seconds "
                  "and the value.")
         if inspect.iscoroutine(instance):
+            alarm.stop()
             instance.close()
             fail(f"{call} gave a coroutine, not an instance of your class (section 2).")
         if not inspect.isawaitable(instance):
+            alarm.stop()
             fail(f"{call} is not awaitable (`inspect.isawaitable` says False): its class "
                  "needs an `__await__` method (section 2).")
-        outcome = await _run_quietly(_awaiting, instance, time_limit=seconds + 3)
+        single = _Counted(instance)
+        outcome = await _run_quietly(_awaiting, single, alarm, time_limit=seconds + 3)
         if outcome.blocking:
             fail(blocking_message(f"Awaiting {call}", outcome.blocking, _BLOCKING_SEE))
         if outcome.timed_out:
@@ -275,7 +325,15 @@ async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
             which = " (the seconds, not the value)" if got == seconds else ""
             fail(f"`await {call}` gave {got!r}{which}; expected {value!r}, the value passed "
                  "in.")
-        if elapsed < seconds - 0.01:
+        if single.bare > _MOST_BARE_YIELDS:
+            fail(f"`await {call}` gave the right value, but it yielded None to the event loop "
+                 f"{single.bare} times while it waited: it kept the processor busy checking "
+                 "the clock, where a future that the loop sets when the time is up costs "
+                 "nothing (sections 6 and 8).")
+        # It gave the loop turns and still ended before the alarm: too short, however late
+        # the loop ran. One that never let the loop run is caught when four wait together.
+        gave_turns = single.iterator is not None and single.iterator.yields > 0
+        if elapsed < seconds - 0.01 or (not alarm.rang and gave_turns):
             fail(f"`await {call}` gave its value after {elapsed:.2f} s; it should wait "
                  f"{seconds:g} s. Are the seconds used?")
         if elapsed > seconds + _LATE:
@@ -310,7 +368,7 @@ async def check_delay(Delay: Any) -> str:  # noqa: N803 (the learner's class)
         fail(f"Four Delay({_TOGETHER:g}, ...) awaited together took {outcome.elapsed:.2f} s: "
              f"at most {overlap} of them waited at once. While one waits, the event loop must "
              "be free to run the others (section 2 measures this).")
-    polls = max((c.iterator.bare for c in counted if c.iterator is not None), default=0)
+    polls = max((c.bare for c in counted), default=0)
     if polls > _MOST_BARE_YIELDS:
         fail(f"Four Delay({_TOGETHER:g}, ...) awaited together gave the right values at the "
              f"right time, but one of them yielded None to the event loop {polls} times while "
@@ -460,6 +518,9 @@ _ONE_BY_ONE = (3, 11, 7)
 _TOGETHER_IDS = (2, 14, 18, 3, 11)
 _UNKNOWN = 99
 #: Cancelled after this long, before their answer comes (0.25 s): one user, one unknown id.
+#: Their answers are held until the check has seen both tasks end (or for at most
+#: _LIMIT / 2), so that however late the loop runs (a 0.2 s stall once delivered them before
+#: the cancellation, and a callback that never looks at the future passed) they come after it.
 _CANCEL_AFTER = 0.05
 _CANCELLED_IDS = (5, 98)
 _LIMIT = 1.0
@@ -554,10 +615,15 @@ async def check_lookup_async(lookup_async: Callable[..., Any]) -> str:
         ends: dict[int, str] = {}
 
         async def cancel_then_answer() -> None:
+            api.held.update(_CANCELLED_IDS)
             tasks = {i: asyncio.create_task(lookup_async(api, i)) for i in _CANCELLED_IDS}
             await asyncio.sleep(_CANCEL_AFTER)
             for task in tasks.values():
                 task.cancel()
+            # The answers come after the tasks have ended (one that waits for its answer
+            # even so gets it after _LIMIT / 2).
+            await asyncio.wait(tasks.values(), timeout=_LIMIT / 2)
+            api.release()
             for i, task in tasks.items():
                 try:
                     value = await task

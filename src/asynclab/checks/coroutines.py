@@ -15,6 +15,7 @@ from typing import Any
 
 from ._core import blocking_message, checker, fail, require_callable, run_learner
 from ._observe import fail_on_outcome, observe
+from ._timers import Alarm, with_alarm
 
 __all__ = ["BREWS", "REPORT_SIZES", "check_brew", "check_fetch_pair", "check_legacy_bridge",
            "legacy_report"]
@@ -31,6 +32,13 @@ BREWS: tuple[tuple[str, float], ...] = (("coffee", 0.05), ("green tea", 0.4), ("
 
 #: A wait longer than ``seconds`` + this, in seconds, means brew does not wait what it is told.
 _BREW_SLACK = 0.3
+#: brew must outlast an :class:`Alarm` set for this share of ``seconds``. A constant wait then
+#: cannot pass: it must be at most 0.05 + 0.3 = 0.35 s (the coffee case's upper bound, which
+#: lateness only makes harder) and outlast the alarm at 0.9 x 0.4 = 0.36 s in the green-tea
+#: case, whatever the lateness (the alarm and its timer are late together). The old bound,
+#: elapsed >= 0.8 x 0.4 = 0.32 s, let 0.32-0.35 s pass outright and 0.2 s with 0.12 s of
+#: lateness.
+_BREW_ALARM = 0.9
 
 
 @checker
@@ -42,7 +50,8 @@ async def check_brew(brew: Callable[[str, float], Any]) -> str:
     for drink, seconds in BREWS:
         args = (drink, seconds)
         call = _call("brew", args)
-        seen = await observe(brew, *args)
+        alarm = Alarm(seconds * _BREW_ALARM)
+        seen = await observe(with_alarm(brew, alarm), *args)
         fail_on_outcome(call, seen.outcome, time_limit=5.0,
                         see="notebook 01 shows what that costs; notebook 03, section 4, "
                             "measures it")
@@ -55,7 +64,9 @@ async def check_brew(brew: Callable[[str, float], Any]) -> str:
         if result != expected:
             fail(f"{call} returned {result!r}; expected {expected!r}. The check tries several "
                  "drinks: the text must use the `drink` it is given.")
-        if elapsed < seconds * 0.8:
+        # Returned before the alarm although the loop was free (the heartbeat ran): too short,
+        # however late the loop ran. A loop blocked the whole time is the heartbeat's verdict.
+        if elapsed < seconds * 0.8 or (not alarm.rang and seen.beats > 0):
             warned = (f" Python warned that the coroutine {seen.unawaited[0]!r} was never "
                       "awaited (section 2)." if seen.unawaited else "")
             fail(f"{call} returned after {elapsed:.2f} s instead of about {seconds:g} s: it did "
