@@ -176,6 +176,31 @@ async def fetch_fixed_delay(session, url, *, attempts=3, request_timeout=0.5, ba
             await asyncio.sleep(0.1 * 2**k * 0.75)  # base_delay ignored
 
 
+def fetch_waiting(delay, late=0.0):
+    """A retry loop that asks asyncio.sleep for ``delay(k, base_delay)``, then waits ``late``
+    s more without it (a stand-in for a busy machine's lateness, which lengthens every gap)."""
+    async def wrong(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
+        loop = asyncio.get_running_loop()
+        for k in range(attempts):
+            try:
+                return await fetch_once(session, url, request_timeout=request_timeout)
+            except (aiohttp.ClientResponseError, TimeoutError) as exc:
+                if k == attempts - 1 or getattr(exc, "status", 500) < 500:
+                    raise
+                await asyncio.sleep(delay(k, base_delay))
+                if late:
+                    woken = loop.create_future()
+                    loop.call_later(late, woken.set_result, None)
+                    await woken
+    return wrong
+
+
+fetch_linear_delay = fetch_waiting(lambda k, base: base * (k + 1))
+fetch_constant_delay = fetch_waiting(lambda k, base: base)
+# a constant wait on a machine so busy that every gap the server sees is 0.06 s longer
+fetch_constant_delay_late = fetch_waiting(lambda k, base: base, late=0.06)
+
+
 async def fetch_ignores_timeout(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
     return await fetch(session, url, attempts=attempts, request_timeout=0.5, base_delay=base_delay)
 
@@ -196,12 +221,17 @@ async def fetch_wraps_error(session, url, *, attempts=3, request_timeout=0.5, ba
 @pytest.mark.parametrize("wrong, observed", [
     (fetch_once, ["raised ClientResponseError (HTTP 503) after 1 request", "worth retrying"]),
     (fetch_retries_everything, ["does not exist (404)", "sent 3 requests"]),
-    (fetch_swallows, ["returned None after 4 requests", "raise the last error"]),
+    (fetch_swallows, ["returned None after 6 requests", "raise the last error"]),
     (fetch_one_budget, ["first answer takes 0.4 s", "raised TimeoutError after 1 request"]),
     (fetch_no_wait, ["waited", "below", "double"]),
     (fetch_fixed_delay, ["waited", "is base_delay used?"]),
+    (fetch_linear_delay, ["base_delay=0.01", "asked asyncio.sleep for waits of 0.010, 0.020, "
+                          "0.030, 0.040, 0.050 s", "wait 5 was below 0.080 s"]),
+    (fetch_constant_delay, ["base_delay=0.01", "wait 3 was below 0.020 s"]),
+    (fetch_constant_delay_late, ["base_delay=0.01", "asked asyncio.sleep for waits of 0.010, "
+                                 "0.010, 0.010, 0.010, 0.010 s", "wait 3 was below 0.020 s"]),
     (fetch_ignores_timeout, ["waited for that first answer"]),
-    (fetch_ignores_attempts, ["gave up after 3 requests; it should try 4 times"]),
+    (fetch_ignores_attempts, ["gave up after 3 requests; it should try 6 times"]),
     (fetch_wraps_error, ["raised RuntimeError", "the HTTP 503"]),
 ])
 def test_robust_fetch_rejects(wrong, observed):

@@ -459,6 +459,38 @@ retry_full_jitter = make_retry(lambda k, base: random.uniform(0, base * 2 ** k))
 retry_hard_coded_base = make_retry(lambda k, base: equal_jitter(k, 0.02))  # the timeout case's
 retry_hard_coded_large = make_retry(lambda k, base: 0.1 * 2 ** k)
 retry_exponent_from_one = make_retry(lambda k, base: base * 2 ** (k + 1))
+
+
+def _late(delay, seconds):
+    """Waits ``delay(k, base)`` asked of asyncio.sleep, then ``seconds`` more without it: a
+    stand-in for a busy machine's lateness, which lengthens every gap the server sees."""
+    async def wait(k, base):
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        loop.call_later(seconds, woken.set_result, None)
+        await woken
+        return delay(k, base)
+    return wait
+
+
+def make_late_retry(delay, seconds):
+    """make_retry whose sleeps come late by ``seconds``."""
+    late = _late(delay, seconds)
+
+    async def fetch_with_retry(session, url, attempts, base_delay):
+        for attempt in range(attempts):
+            try:
+                return await get_json(session, url)
+            except Exception as exc:
+                if attempt == attempts - 1 or not worth_retrying(exc):
+                    raise
+                await asyncio.sleep(await late(attempt, base_delay))
+        return None
+
+    return fetch_with_retry
+
+
+retry_constant_late = make_late_retry(lambda k, base: base, 0.15)
 retry_everything = make_retry(equal_jitter, retry_if=lambda exc: True)
 retry_swallows = make_retry(equal_jitter, final=lambda exc: None)
 retry_three_tries = make_retry(equal_jitter, tries=lambda attempts: 3)
@@ -526,6 +558,8 @@ def test_retry_accepts_solutions():
                       "section 7"]),
     (retry_constant, ["base_delay=0.005", "double each time"]),
     (retry_linear, ["base_delay=0.005", "below"]),
+    (retry_constant_late, ["base_delay=0.005", "asked asyncio.sleep for waits of 0.005, ",
+                           "wait 3 was 0.005 s, below 0.010 s"]),
     (retry_full_jitter, ["below", "the shortest wait allowed"]),
     (retry_hard_coded_base, ["base_delay=0.12", "wait 1 was", "below 0.060 s"]),
     (retry_exponent_from_one, ["base_delay=0.12", "add up to 0.36 s at most",

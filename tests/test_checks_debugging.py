@@ -249,8 +249,8 @@ async def find_slow(jobs, threshold):
 
 
 def _variant(*, debug=True, set_threshold=True, restore="saved", remove_handler=True,
-             name_tasks=True):
-    """find_slow with one of the steps done wrong."""
+             name_tasks=True, fixed=None):
+    """find_slow with one of the steps done wrong (``fixed``: a hard-coded threshold)."""
     async def wrong(jobs, threshold):
         loop = asyncio.get_running_loop()
         caught = Collect()
@@ -260,7 +260,7 @@ def _variant(*, debug=True, set_threshold=True, restore="saved", remove_handler=
         if debug:
             loop.set_debug(True)
         if set_threshold:
-            loop.slow_callback_duration = threshold
+            loop.slow_callback_duration = threshold if fixed is None else fixed
         async with asyncio.TaskGroup() as tg:
             for name, job in jobs.items():
                 if name_tasks:
@@ -310,6 +310,9 @@ def clean_asyncio_logger():
 @pytest.mark.parametrize("wrong, observed", [
     (_variant(debug=False), ("did not report render, resize", "found: []")),
     (_variant(set_threshold=False), ("find_slow(jobs, 0.04) did not report export, thumbnail",)),
+    # between the blocks of both cases: finds the same jobs, caught by what the jobs read
+    (_variant(fixed=0.05), ("find_slow(jobs, 0.1) found the right jobs",
+                            "ran with slow_callback_duration=0.05, not the threshold 0.1")),
     (_variant(restore="none"), ("left the loop in debug mode",)),
     (_variant(restore="defaults"), ("left slow_callback_duration at 0.1; it was 0.25",)),
     (_variant(remove_handler=False), ("left 1 extra handler(s) on the asyncio logger",)),

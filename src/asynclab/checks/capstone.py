@@ -31,11 +31,13 @@ from tqdm import tqdm
 from ..servers import DemoSite
 from ..timeline import Timeline
 from ._core import Outcome, blocking_message, checker, fail, require_callable, run_learner
+from ._timers import asked_sleeps, short_wait
 
 __all__ = ["check_crawl", "check_crawl_cancel", "check_per_bin", "check_robust_fetch"]
 
 #: Extra time a retry's waits may take on a busy machine (s), and the share of the shortest
-#: wait that still counts (the server's clock and the client's differ by a little).
+#: wait that still counts (the server's clock and the client's differ by a little) when the
+#: waits were not asked of asyncio.sleep; asked sleeps are judged exactly (short_wait).
 _SLACK = 0.15
 _LOWER = 0.85
 _LATENCY = 0.02
@@ -157,19 +159,23 @@ async def check_robust_fetch(fetch: Callable[..., Any]) -> str:
     after ``attempts`` tries the last error is raised."""
     require_callable(fetch, "fetch", is_async=True)
     see = "section 2"
-    with _FetchSite(latency=_LATENCY, flaky={_FLAKY_A: 2, _FLAKY_B: 5}, errors={},
+    with _FetchSite(latency=_LATENCY, flaky={_FLAKY_A: 2, _FLAKY_B: 6}, errors={},
                     slow={_SLOW: 0.5}, page_latency={}) as site:
         title_of = {p: html.escape(site.pages[p].title, quote=False) for p in site.pages}
         async with aiohttp.ClientSession() as session:
+
+            asked: list[float] = []
 
             async def call(path: str, attempts: int, seconds: float, base: float,
                            limit: float = 4.0) -> tuple[str, Outcome, int]:
                 site.reset()
                 text = (f"fetch(session, url, attempts={attempts}, request_timeout={seconds:g}, "
                         f"base_delay={base:g})")
-                outcome = await run_learner(fetch, session, site.url + path, attempts=attempts,
-                                            request_timeout=seconds, base_delay=base,
-                                            time_limit=limit)
+                with asked_sleeps() as sleeps:
+                    outcome = await run_learner(fetch, session, site.url + path,
+                                                attempts=attempts, request_timeout=seconds,
+                                                base_delay=base, time_limit=limit)
+                asked[:] = sleeps
                 _outcome_problem(text, outcome, see)
                 return text, outcome, site.page_counts()[path]
 
@@ -185,8 +191,10 @@ async def check_robust_fetch(fetch: Callable[..., Any]) -> str:
                 fail(f"For a page that answers at once, {text} sent {made} requests; one is "
                      "enough.")
 
-            # Flaky pages: success at the last allowed attempt, then giving up.
-            for path, fails, attempts, base in ((_FLAKY_A, 2, 4, 0.15), (_FLAKY_B, 5, 4, 0.01)):
+            # Flaky pages: success at the last allowed attempt, then giving up. Five waits in
+            # the second: a linear wait (k + 1) * base_delay falls below half of
+            # base_delay * 2**k only at the fifth (a constant one at the third).
+            for path, fails, attempts, base in ((_FLAKY_A, 2, 4, 0.15), (_FLAKY_B, 6, 6, 0.01)):
                 text, outcome, made = await call(path, attempts, 0.5, base)
                 when = f"For a page that answers 503 to its first {fails} requests, {text}"
                 if fails < attempts:
@@ -212,14 +220,16 @@ async def check_robust_fetch(fetch: Callable[..., Any]) -> str:
                         fail(f"{when} raised {_raised(outcome.error)}; raise the last error "
                              "itself (the HTTP 503), so the caller sees what went wrong.")
                 waits = _waits(site, path)
-                for k, wait in enumerate(waits):
+                short = short_wait(waits, asked, base, _LOWER)
+                if short is not None:
+                    k, _, exact = short
                     cap = base * 2 ** k
-                    if wait < _LOWER * cap / 2:
-                        shown = ", ".join(f"{w:.3f}" for w in waits)
-                        fail(f"{when} waited {shown} s between its requests (as the server "
-                             f"saw them): wait {k + 1} was below {cap / 2:.3f} s, half of "
-                             f"base_delay * 2**{k}; the waits start from base_delay and double "
-                             f"({see}).")
+                    how = ("asked asyncio.sleep for waits of" if exact else "waited")
+                    seen = "" if exact else " (as the server saw them)"
+                    shown = ", ".join(f"{w:.3f}" for w in (asked if exact else waits))
+                    fail(f"{when} {how} {shown} s between its requests{seen}: wait {k + 1} "
+                         f"was below {cap / 2:.3f} s, half of base_delay * 2**{k}; the waits "
+                         f"start from base_delay and double ({see}).")
                 most = sum(base * 2 ** k for k in range(len(waits)))
                 if sum(waits) > most + _SLACK:
                     fail(f"{when} waited {sum(waits):.2f} s in all between its requests; with "

@@ -11,8 +11,9 @@
 - ``check_find_slow``: the learner's ``find_slow(jobs, threshold)`` runs named jobs in debug
   mode and returns the names that asyncio's slow-callback warnings name; jobs that block once,
   block after an await, block just below the threshold or wait politely for long, two
-  thresholds, and the loop's debug mode, ``slow_callback_duration`` and the ``asyncio``
-  logger's handlers compared before and after the call.
+  thresholds; the loop's debug mode and ``slow_callback_duration`` are read by every job
+  while it runs (so a hard-coded threshold is caught without relying on timing), and
+  compared, with the ``asyncio`` logger's handlers, before and after the call.
 """
 
 from __future__ import annotations
@@ -227,6 +228,18 @@ def _waits(seconds: float) -> Callable[[], Any]:
     return job
 
 
+def _watched(name: str, job: Callable[[], Any],
+             seen: dict[str, tuple[bool, float]]) -> Callable[[], Any]:
+    """``job`` that first notes the debug settings of the loop running it: what find_slow
+    set is judged from these, not from timing (a hard-coded threshold between the blocks
+    of a case, 0.05 say, finds the same jobs as the real one)."""
+    async def watched() -> None:
+        loop = asyncio.get_running_loop()
+        seen[name] = (loop.get_debug(), loop.slow_callback_duration)
+        await job()
+    return watched
+
+
 #: threshold, the loop's slow_callback_duration before the call, the jobs, the slow ones.
 _SLOW_CASES = (
     (0.1, 0.1, {"resize": _blocks(0.16), "parse": _blocks(0.02), "download": _waits(0.25),
@@ -252,7 +265,10 @@ async def check_find_slow(find_slow: Callable[..., Any]) -> str:
             loop.set_debug(False)
             loop.slow_callback_duration = before
             call = f"find_slow(jobs, {threshold})"
-            outcome = await run_learner(find_slow, dict(jobs), threshold)
+            seen: dict[str, tuple[bool, float]] = {}
+            outcome = await run_learner(
+                find_slow, {name: _watched(name, job, seen) for name, job in jobs.items()},
+                threshold)
             # the jobs block with time.sleep on purpose: outcome.blocking is not the learner's
             after = loop.get_debug(), loop.slow_callback_duration, list(asyncio_log.handlers)
             if outcome.timed_out:
@@ -277,6 +293,14 @@ async def check_find_slow(find_slow: Callable[..., Any]) -> str:
                 fail(f"{call} reported {', '.join(wrong)}, which never blocked the loop "
                      f"longer than {threshold:g} s (they waited politely, or blocked for less): "
                      "report only what debug mode's warnings name (section 2).")
+            for name, (debug, duration) in seen.items():
+                if not debug:
+                    fail(f"{call} found the right jobs, but the job {name!r} ran with the "
+                         "loop's debug mode off (section 2).")
+                if duration != threshold:
+                    fail(f"{call} found the right jobs, but the job {name!r} ran with "
+                         f"slow_callback_duration={duration:g}, not the threshold "
+                         f"{threshold:g} that find_slow was given (section 2).")
             if after[0]:
                 fail(f"{call} found the right jobs, but left the loop in debug mode: turn it "
                      "off again (it was off before).")
