@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import json
 from asyncio import run
 
@@ -16,6 +17,8 @@ from checking import assert_rejected
 from conftest import LOAD_RUNS
 
 from asynclab.checks.websockets import check_chat_round, check_echo_all, check_read_ticks
+
+websockets_checks = importlib.import_module("asynclab.checks.websockets")
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
 SOLUTION_CODE = ("ws_connect(", "send_bytes", "send_str", "receive(", "asyncio.timeout",
@@ -252,13 +255,20 @@ def test_read_ticks_rejects(wrong, observed):
     rejected(run(check_read_ticks(wrong)), *observed)
 
 
+def test_read_ticks_slow_ticker_alone_rejects_one_limit_for_the_whole_stream(monkeypatch):
+    # The ticker slower than silence in total catches it by itself, with 1 s to spare.
+    slow = [case for case in websockets_checks._TICK_CASES if case[0] == 18]
+    monkeypatch.setattr(websockets_checks, "_TICK_CASES", tuple(slow))
+    rejected(run(check_read_ticks(read_ticks_total_limit)), "of the 18 prices", "whole stream")
+
+
 def test_read_ticks_rejects_one_limit_for_the_whole_stream():
     # Two cases catch it, and which one comes first depends on when the first tick arrives:
     # the silent ticker (it gave up too soon after the last tick) or the slow one (it lost
     # the last prices). Either sentence says what was observed.
     result = run(check_read_ticks(read_ticks_total_limit))
     rejected(result)
-    assert ("of the 6 prices" in result.message and "whole stream" in result.message) or (
+    assert ("of the 18 prices" in result.message and "whole stream" in result.message) or (
         "gave up" in result.message and "fixed number" in result.message), result.message
 
 
@@ -299,6 +309,26 @@ async def chat_round_too_early(url, names):
     return dict(zip(names, lists, strict=True))
 
 
+async def chat_round_fixed_wait(url, names):
+    """Says hello after a fixed wait instead of waiting until everyone is in the room."""
+    async def client(session, name):
+        heard = []
+        async with session.ws_connect(f"{url}&name={name}") as ws:
+            await asyncio.sleep(0.5)
+            await ws.send_json({"text": f"hi from {name}"})
+            async for msg in ws:
+                event = msg.json()
+                if event["type"] == "message":
+                    heard.append(event["name"])
+                    if len(heard) == len(names):
+                        break
+        return heard
+
+    async with aiohttp.ClientSession() as session:
+        lists = await asyncio.gather(*(client(session, n) for n in names))
+    return dict(zip(names, lists, strict=True))
+
+
 async def _three(url, names):
     """Waits for three members, the notebook's example, whatever the number of names."""
     async with aiohttp.ClientSession() as session:
@@ -330,6 +360,8 @@ def test_chat_round_accepts_the_solution():
                              "one after another"]),
     (chat_round_too_early, ["did not finish within 1.5 s", "3 of 3 clients",
                             "before everyone has joined"]),
+    (chat_round_fixed_wait, ["['ken', 'radia', 'tim', 'sophie']) did not finish within 2.35 s",
+                             "4 of 4 clients", "before everyone has joined"]),
     (_three, ["did not finish within 1.5 s", "at most 2 of 2 clients", "0 of the 4 hellos"]),
     (chat_round_not_closed, ["broke off without a close handshake"]),
     (chat_round_texts, ["returned ['hi from", "expected the names"]),
