@@ -107,6 +107,14 @@ async def run_jobs_no_deadline(jobs, limit, deadline):
     return await run_jobs(jobs, limit, 60)
 
 
+async def run_jobs_deadline_03(jobs, limit, deadline):
+    return await run_jobs(jobs, limit, 0.3)  # the deadline the check's slow case shows
+
+
+async def run_jobs_deadline_075(jobs, limit, deadline):
+    return await run_jobs(jobs, limit, 0.75)  # the longest one that the slow case lets pass
+
+
 async def run_jobs_fail_after(jobs, limit, deadline):
     results = [None] * len(jobs)
     limiter = anyio.CapacityLimiter(limit)
@@ -163,6 +171,8 @@ ON_TRIO = ["on trio raised", "inside asyncio's own code", "runs only on asyncio"
     (run_jobs_no_limit, ["6 jobs ran at the same moment, more than the limit of 2"]),
     (run_jobs_two, ["at most 2 of the jobs ran at once with limit=3"]),
     (run_jobs_no_deadline, ["the deadline of 0.3 s did not stop the 1 s job"]),
+    (run_jobs_deadline_03, ["None for the 0.9 s job", "before the deadline of 5 s"]),
+    (run_jobs_deadline_075, ["None for the 0.9 s job", "before the deadline of 5 s"]),
     (run_jobs_fail_after, ["raised TimeoutError when the deadline passed"]),
     (run_jobs_as_finished, ["the right results in the wrong order"]),
     (run_jobs_not_awaited, ["returned coroutine objects instead of results"]),

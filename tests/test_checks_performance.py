@@ -184,6 +184,16 @@ async def best_last(run, sizes, repeat):  # overwrites: keeps the last run
     return times
 
 
+async def best_first(run, sizes, repeat):  # keeps the first run, a cold start included
+    times = {}
+    for n in sizes:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            await run(n)
+            times.setdefault(n, time.perf_counter() - start)
+    return times
+
+
 async def best_concurrent(run, sizes, repeat):  # the repeats "together"
     async def one(n):
         start = time.perf_counter()
@@ -219,6 +229,7 @@ async def best_sorted_sizes_keys_by_position(run, sizes, repeat):  # position, n
     (best_once, ["ran run(2) 1 time(s)", "repeat=3"]),
     (best_mean, ["should be the fastest of them"]),
     (best_last, ["should be the fastest of them"]),
+    (best_first, ["says 2 took", "should be the fastest of them"]),
     (best_concurrent, ["up to 3 runs were in flight at once"]),
     (best_not_awaited, ["run never ran to its end"]),
     (best_list, ["expected a dict with one entry per size"]),

@@ -197,6 +197,14 @@ async def hard_coded_limit(fetch, limit, default):
         return default
 
 
+async def gives_up_early(fetch, limit, default):  # a margin "to be safe": not the limit asked
+    return await fallback_solution(fetch, limit * 0.6, default)
+
+
+async def gives_up_a_bit_early(fetch, limit, default):
+    return await fallback_solution(fetch, max(limit - 0.1, 0), default)
+
+
 async def catches_everything(fetch, limit, default):
     try:
         async with asyncio.timeout(limit):
@@ -247,6 +255,9 @@ def test_fallback_accepts_solutions():
     (no_timeout, ["0.9 s and a 0.1 s limit", "nothing cut it", "section 7"]),
     (hard_coded_limit, ["0.5 s and a 1 s limit", "returned 'fallback'",
                         "is the limit the one you were given?"]),
+    (gives_up_early, ["0.9 s and a 0.1 s limit", "cut the fetch short before 0.1 s had passed",
+                      "is the limit the one you were given?"]),
+    (gives_up_a_bit_early, ["cut the fetch short before 0.1 s had passed"]),
     (catches_everything, ["ValueError('server said no')", "returned 'fallback'"]),
     (leaves_it_running, ["still running in the background"]),
     (timeout_escapes, ["let TimeoutError escape"]),

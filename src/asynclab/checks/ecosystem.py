@@ -80,8 +80,11 @@ class _Jobs:
 #: (durations, values, limit, deadline): values are not positions, limits differ (a hard-coded
 #: limit fails), and the last case has a job (1 s) that only the deadline (0.3 s) can stop.
 #: Short jobs are enough: every task a task group starts runs before any timer fires.
+#: A hard-coded deadline fails whatever the load: the last case allows a return up to
+#: 0.3 + 0.5 = 0.8 s after the start, so such a deadline is under 0.8 s, and cuts the first
+#: case's 0.9 s job (its timer fires before the job's, and lateness delays both alike).
 _JOB_CASES: tuple[tuple[tuple[float, ...], tuple[str, ...], int, float], ...] = (
-    ((0.05,) * 6, ("f", "a", "d", "b", "e", "c"), 2, 5.0),
+    ((0.05, 0.05, 0.9, 0.05, 0.05, 0.05), ("f", "a", "d", "b", "e", "c"), 2, 5.0),
     ((0.05, 0.02, 0.08, 0.05, 0.02), ("kiwi", "fig", "plum", "lime", "pear"), 3, 5.0),
     ((0.03, 1.0, 0.03, 0.03), ("red", "slow", "green", "blue"), 2, 0.3),
 )
@@ -201,6 +204,12 @@ def _judge_results(call: str, outcome: Outcome, jobs: _Jobs, limit: int,
         if isinstance(result, list) and sorted(map(str, result)) == sorted(map(str, expected)):
             fail(f"{call} returned {_short(result)}: the right results in the wrong order. "
                  f"Expected them in the order of `jobs`: {_short(expected)}.")
+        cut = [k for k, value in enumerate(expected) if value is not None and isinstance(
+            result, list) and len(result) == len(expected) and result[k] is None]
+        if cut and outcome.elapsed < deadline:
+            fail(f"{call} returned {_short(result)} after {outcome.elapsed:.1f} s: None for "
+                 f"the {jobs.durations[cut[0]]:g} s job, long before the deadline of "
+                 f"{deadline:g} s: is another deadline used than the one given?")
         fail(f"{call} returned {_short(result)}; expected {_short(expected)}"
              + (" (None for the job the deadline stopped)." if slow else "."))
     if most < limit:

@@ -35,23 +35,35 @@ class _Job:
         self.value, self.seconds, self.error = value, seconds, error
         self.counter = counter or _Counter()
         self.state = "not started"  # -> "running" -> "done" / "failed" / "cancelled"
+        #: The future it waits on (a sleep): a task.cancel() cancels it at once, before the
+        #: job sees its CancelledError.
+        self.waiting: asyncio.Future[None] | None = None
 
     async def __call__(self) -> object:
         self.state = "running"
         self.counter.now += 1
         self.counter.most = max(self.counter.most, self.counter.now)
+        loop = asyncio.get_running_loop()
+        self.waiting = waiting = loop.create_future()
+        timer = loop.call_later(self.seconds, _wake, waiting)
         try:
-            await asyncio.sleep(self.seconds)
+            await waiting
         except asyncio.CancelledError:
             self.state = "cancelled"
             raise
         finally:
+            timer.cancel()
             self.counter.now -= 1
         if self.error is not None:
             self.state = "failed"
             raise self.error
         self.state = "done"
         return self.value
+
+
+def _wake(waiting: asyncio.Future[None]) -> None:
+    if not waiting.done():
+        waiting.set_result(None)
 
 
 async def _settle(jobs: list[_Job], limit: float = 2.0) -> None:
@@ -198,6 +210,14 @@ _VALUE_CASES = ((0.05, 0.3), (0.5, 1.0))
 _DEFAULT_CASES = ((0.9, 0.1), (0.8, 0.35))
 #: How long after the limit the default may come (a loaded machine wakes timers late).
 _LATE = 0.3
+#: A default case looks at the fetch _EARLY before its limit, with a timer of its own set
+#: before the call: a timer the learner sets for the limit is due later, so it cannot have
+#: cancelled the fetch yet, however late the loop runs its timers (they run in the order
+#: they are due). A shorter limit (limit * 0.6, limit - 0.1) with asyncio.timeout has,
+#: whatever the load. (0.02 s: more than the 15.6 ms clock steps of Windows.) Other ways
+#: (asyncio.wait or 3.11's wait_for) cancel one turn later; for them the time the call took
+#: is the test: no less than the limit, within 0.05 s (the clocks differ) or 20%.
+_EARLY = 0.02
 
 
 @checker
@@ -231,7 +251,15 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
             state.append(fetch.state)  # at the moment it returned, before any clean-up
             return value
 
-        outcome = await _outcome_of("fetch_or_default", observed)
+        loop = asyncio.get_running_loop()
+        looked: list[bool] = []  # whether the fetch had been cancelled, _EARLY before the limit
+        probe = loop.call_at(loop.time() + limit - _EARLY, lambda fetch=fetch, looked=looked:
+                             looked.append(fetch.waiting is not None
+                                           and fetch.waiting.cancelled()))
+        try:
+            outcome = await _outcome_of("fetch_or_default", observed)
+        finally:
+            probe.cancel()
         await _settle([fetch])
         head = f"With a fetch that takes {seconds:g} s and a {limit:g} s limit, it"
         if isinstance(outcome.error, TimeoutError):
@@ -251,7 +279,10 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
             fail(f"{head} returned the default only after the fetch had run to the end "
                  f"({outcome.elapsed:.2f} s): the fetch should be cut at the limit "
                  "(section 7).")
-        if outcome.elapsed < limit * 0.8:
+        if not looked or looked[0]:
+            fail(f"{head} cut the fetch short before {limit:g} s had passed (it returned "
+                 f"after {outcome.elapsed:.2f} s): is the limit the one you were given?")
+        if outcome.elapsed < max(limit * 0.8, limit - 0.05):
             fail(f"{head} gave up after {outcome.elapsed:.2f} s, before the limit: is the "
                  "limit the one you were given?")
         if outcome.elapsed > limit + _LATE:
@@ -284,8 +315,11 @@ async def check_fetch_or_default(fetch_or_default: Callable[..., Any]) -> str:
             "propagate.")
 
 
-#: Background jobs: seconds each runs; they finish in another order than they start.
-_BACKGROUND = (0.25, 0.05, 0.4, 0.15, 0.32)
+#: Background jobs, in the order they finish (another order than they start). Each waits
+#: for its own gate, which the watcher opens only after it has seen the job before finished
+#: and its task let go: every job ends while the later ones are surely still running,
+#: however late the watcher's turns come (no durations, so lateness cannot reorder a look).
+_FINISH_ORDER = (1, 3, 0, 4, 2)
 
 
 @checker
@@ -294,15 +328,16 @@ async def check_start_background(start_background: Callable[..., Any]) -> str:
     ``tasks`` while it runs, removes it when it finishes, and returns the task. The set is
     looked at after each job finishes."""
     require_callable(start_background, "start_background", is_async=False)
-    n = len(_BACKGROUND)
+    n = len(_FINISH_ORDER)
     ran: list[int] = []
+    gates = [asyncio.Event() for _ in range(n)]
 
-    async def work(i: int, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def work(i: int) -> None:
+        await gates[i].wait()
         ran.append(i)
 
     tasks: set[Any] = set()
-    coros = [work(i, s) for i, s in enumerate(_BACKGROUND)]
+    coros = [work(i) for i in range(n)]
 
     returned: list[Any] = []
 
@@ -328,10 +363,12 @@ async def check_start_background(start_background: Callable[..., Any]) -> str:
             fail(f"Right after {n} calls the set held {len(held)} of the {n} tasks: the event "
                  "loop keeps only weak references to tasks, so the set must hold every "
                  "running one (section 3).")
-        await _watch_the_set(tasks, returned)
+        await _watch_the_set(tasks, returned, [gates[i] for i in _FINISH_ORDER])
         if len(ran) < n:
             fail(f"Only {len(ran)} of {n} background jobs ran to the end.")
     finally:
+        for gate in gates:  # the jobs still waiting (a failed look, tasks never returned) end
+            gate.set()
         leftovers = [t for t in returned if isinstance(t, asyncio.Task) and not t.done()]
         for task in leftovers:
             task.cancel()
@@ -351,12 +388,15 @@ async def check_start_background(start_background: Callable[..., Any]) -> str:
 
 
 async def _watch_the_set(tasks: set[Any], returned: list[asyncio.Task[Any]],
-                         limit: float = 3.0) -> None:
+                         gates: list[asyncio.Event], limit: float = 3.0) -> None:
     """Look at the set every 10 ms until every task is done: a task that was already done at
     the previous look (its done-callbacks have run) must have left the set; a running task
-    must still be in it."""
+    must still be in it. The jobs finish one at a time, when their gate (in ``gates``' order)
+    is opened: the next one is opened once every job let go so far was seen done at a look
+    before this one."""
     n = len(returned)
     done_before: set[asyncio.Task[Any]] = set()
+    opened = 0
     for _ in range(int(limit / 0.01)):
         running = {t for t in returned if not t.done()}
         held = set(tasks)
@@ -376,6 +416,9 @@ async def _watch_the_set(tasks: set[Any], returned: list[asyncio.Task[Any]],
                      "grows for ever. Each task should leave the set when it is done "
                      "(section 3).")
             return
+        if opened < len(gates) and len(done_before) >= opened:
+            gates[opened].set()
+            opened += 1
         done_before = set(returned) - running
         await asyncio.sleep(0.01)
     fail(f"The background jobs were not all done after {limit:g} s.")
