@@ -221,14 +221,24 @@ async def wu_hard_coded_text(steps):
     (wu_forgot_await, ["did not wait", "'sleep' was never awaited"]),
     (wu_one_sleep, ["warm_up(2) returned after", "did not wait every step"]),
     (wu_four_steps, ["warm_up(20) returned after", "did not wait every step"]),
-    (wu_five_steps, ["warm_up(20) returned after", "did not wait every step"]),
-    (wu_five_steps_woken_late, ["warm_up(20) returned after", "did not wait every step"]),
-    (wu_one_long_sleep, ["warm_up(20) returned after", "did not wait every step"]),
     (wu_double_wait, ["warm_up(20) took", "once per step"]),
     (wu_hard_coded_text, ["warm_up(2) returned 'warm after 4 steps'"]),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_warm_up_rejects(warm_up, words):
     rejected(run(check_warm_up(warm_up)), *words)
+
+
+@pytest.mark.parametrize("warm_up", [wu_five_steps, wu_five_steps_woken_late,
+                                     wu_one_long_sleep], ids=lambda v: v.__name__)
+def test_warm_up_rejects_the_fixed_waits_closest_to_passing(warm_up):
+    """Five steps (0.25 s) lie 0.03 s under the 2-step case's upper bound (0.28 s): a loaded
+    machine may make them that much late, and then the 2-step case catches them first.
+    Either sentence says what was observed; they must never pass."""
+    result = run(check_warm_up(warm_up))
+    rejected(result)
+    assert ("warm_up(20) returned after" in result.message
+            and "did not wait every step" in result.message) or (
+        "warm_up(2) took" in result.message), result.message
 
 
 def test_warm_up_rejects_a_sleep_bound_before_the_check():

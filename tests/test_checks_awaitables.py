@@ -234,8 +234,12 @@ class PollsLateToStart(PollsTheClock):
 
 
 def test_delay_rejects_a_constant_woken_late():
-    rejected(run(check_delay(ConstantWokenLate)), "`await Delay(0.4, {'id': 7})` gave its "
-             "value after", "Are the seconds used?")
+    """0.34 s lies 0.01 s under the first case's upper bound (0.05 + 0.3 s): a loaded machine
+    may wake it that much late, and then the first case catches it. Either sentence is right."""
+    result = run(check_delay(ConstantWokenLate))
+    rejected(result, "Are the seconds used?")
+    assert ("`await Delay(0.4, {'id': 7})` gave its value after" in result.message
+            or "`await Delay(0.05, 'first')` took" in result.message), result.message
 
 
 def test_delay_rejects_a_poll_whose_together_phase_stalls():

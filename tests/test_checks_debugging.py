@@ -310,9 +310,6 @@ def clean_asyncio_logger():
 @pytest.mark.parametrize("wrong, observed", [
     (_variant(debug=False), ("did not report render, resize", "found: []")),
     (_variant(set_threshold=False), ("find_slow(jobs, 0.04) did not report export, thumbnail",)),
-    # between the blocks of both cases: finds the same jobs, caught by what the jobs read
-    (_variant(fixed=0.05), ("find_slow(jobs, 0.1) found the right jobs",
-                            "ran with slow_callback_duration=0.05, not the threshold 0.1")),
     (_variant(restore="none"), ("left the loop in debug mode",)),
     (_variant(restore="defaults"), ("left slow_callback_duration at 0.1; it was 0.25",)),
     (_variant(remove_handler=False), ("left 1 extra handler(s) on the asyncio logger",)),
@@ -323,6 +320,16 @@ def clean_asyncio_logger():
 def test_find_slow_rejects(clean_asyncio_logger, wrong, observed):
     result = asyncio.run(check_find_slow(wrong))
     rejected(result, *observed)
+
+
+def test_find_slow_rejects_a_hard_coded_threshold(clean_asyncio_logger):
+    """0.05 lies between the blocks of both cases (0.02 and 0.16 s; 0.004 and 0.07 s), so it
+    finds the same jobs: what the jobs read catches it. On a loaded machine parse's 0.02 s
+    block may overrun 0.05 s; then the check names that report instead. Either is right."""
+    result = asyncio.run(check_find_slow(_variant(fixed=0.05)))
+    rejected(result, "find_slow(jobs, 0.1)")
+    assert ("ran with slow_callback_duration=0.05, not the threshold 0.1" in result.message
+            or "reported parse" in result.message), result.message
 
 
 def test_find_slow_restores_the_loop_it_found():
