@@ -166,16 +166,6 @@ async def fetch_no_wait(session, url, *, attempts=3, request_timeout=0.5, base_d
                 raise
 
 
-async def fetch_fixed_delay(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
-    for k in range(attempts):
-        try:
-            return await fetch_once(session, url, request_timeout=request_timeout)
-        except (aiohttp.ClientResponseError, TimeoutError) as exc:
-            if k == attempts - 1 or getattr(exc, "status", 500) < 500:
-                raise
-            await asyncio.sleep(0.1 * 2**k * 0.75)  # base_delay ignored
-
-
 def fetch_waiting(delay, late=0.0):
     """A retry loop that asks asyncio.sleep for ``delay(k, base_delay)``, then waits ``late``
     s more without it (a stand-in for a busy machine's lateness, which lengthens every gap)."""
@@ -195,6 +185,7 @@ def fetch_waiting(delay, late=0.0):
     return wrong
 
 
+fetch_fixed_delay = fetch_waiting(lambda k, base: 0.1 * 2**k * 0.75)  # base_delay ignored
 fetch_linear_delay = fetch_waiting(lambda k, base: base * (k + 1))
 fetch_constant_delay = fetch_waiting(lambda k, base: base)
 # a constant wait on a machine so busy that every gap the server sees is 0.06 s longer

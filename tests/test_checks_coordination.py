@@ -428,9 +428,11 @@ async def retry_tenacity(session, url, attempts, base_delay):
     return None  # not reached: tenacity returns or raises
 
 
-def make_retry(delay, retry_if=worth_retrying, tries=None, final=None):
+def make_retry(delay, retry_if=worth_retrying, tries=None, final=None, late=0.0):
     """A retry loop with the waits ``delay(k, base_delay)``, retrying what ``retry_if``
-    accepts, for ``tries(attempts)`` requests; on giving up, ``final(error)``."""
+    accepts, for ``tries(attempts)`` requests; on giving up, ``final(error)``. ``late``: s
+    waited after each sleep without asyncio.sleep, a stand-in for a busy machine's lateness,
+    which lengthens every gap the server sees."""
     async def fetch_with_retry(session, url, attempts, base_delay):
         n = tries(attempts) if tries else attempts
         for attempt in range(n):
@@ -442,6 +444,11 @@ def make_retry(delay, retry_if=worth_retrying, tries=None, final=None):
                         return final(exc)
                     raise
                 await asyncio.sleep(delay(attempt, base_delay))
+                if late:
+                    loop = asyncio.get_running_loop()
+                    woken = loop.create_future()
+                    loop.call_later(late, woken.set_result, None)
+                    await woken
         return None
 
     return fetch_with_retry
@@ -461,38 +468,9 @@ retry_hard_coded_large = make_retry(lambda k, base: 0.1 * 2 ** k)
 retry_exponent_from_one = make_retry(lambda k, base: base * 2 ** (k + 1))
 
 
-def _late(delay, seconds):
-    """Waits ``delay(k, base)`` asked of asyncio.sleep, then ``seconds`` more without it: a
-    stand-in for a busy machine's lateness, which lengthens every gap the server sees."""
-    async def wait(k, base):
-        loop = asyncio.get_running_loop()
-        woken = loop.create_future()
-        loop.call_later(seconds, woken.set_result, None)
-        await woken
-        return delay(k, base)
-    return wait
-
-
-def make_late_retry(delay, seconds):
-    """make_retry whose sleeps come late by ``seconds``."""
-    late = _late(delay, seconds)
-
-    async def fetch_with_retry(session, url, attempts, base_delay):
-        for attempt in range(attempts):
-            try:
-                return await get_json(session, url)
-            except Exception as exc:
-                if attempt == attempts - 1 or not worth_retrying(exc):
-                    raise
-                await asyncio.sleep(await late(attempt, base_delay))
-        return None
-
-    return fetch_with_retry
-
-
 # 0.08 s late: enough for the server's gaps to pass in the base_delay=0.005 case (wait 6
 # needs 0.072 s), while the first case's total stays 0.26 s under its limit on a busy machine
-retry_constant_late = make_late_retry(lambda k, base: base, 0.08)
+retry_constant_late = make_retry(lambda k, base: base, late=0.08)
 retry_everything = make_retry(equal_jitter, retry_if=lambda exc: True)
 retry_swallows = make_retry(equal_jitter, final=lambda exc: None)
 retry_three_tries = make_retry(equal_jitter, tries=lambda attempts: 3)
