@@ -288,7 +288,7 @@ def test_a_folder_is_named_for_its_system_and_python(tmp_path):
     empty = tmp_path / "linux-x86_64-py3.13"
     empty.mkdir()
     problems = wheelhouse.check_folder(empty)
-    assert "linux-x86_64-py3.13: no wheel for aiohttp>=3.10" in problems
+    assert "linux-x86_64-py3.13: no wheel for aiohttp>=3.10.8" in problems
     assert not [p for p in problems if "uvloop" in p] or "windows" not in empty.name
 
 

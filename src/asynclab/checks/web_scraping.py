@@ -87,19 +87,25 @@ async def check_fetch_titles(fetch_titles: Callable[..., Any]) -> str:
             "once.")
 
 
-#: The site of the second check: error pages, a page slower than any timeout it uses, and one
-#: between its two timeouts (0.3 and 0.6 s).
-_BETWEEN = "/articles/history-2.html"
-_SLOW = "/articles/networking-2.html"
+#: The site of the second check: error pages, a page slower than any timeout it uses (and than
+#: the time limit), one that answers within the first case's timeout (1.0 s < 1.5) and one
+#: that does not answer within the second's (0.4 s > 0.3). A hard-coded timeout F passes the
+#: first case only if F > 1.0 (plus that case's lateness) and the second only if F < 0.4 (plus
+#: its lateness): so only if the second case is over 0.6 s later than the first. A right
+#: answer has 0.5 s to spare on the 1.0 s page; the 0.4 s page can only get later.
+_IN_TIME = "/articles/history-5.html"
+_TOO_LATE = "/articles/history-2.html"
+_PAGE_LATENCY = {_IN_TIME: 1.0, _TOO_LATE: 0.4}
+_SLOW, _SLOW_SECONDS = "/articles/networking-2.html", 3.0
 _ERRORS = {"/articles/patterns-2.html": 500, "/articles/testing-3.html": 503}
 _MISSING = "/articles/basics-0.html"  # linked to by the site, but not there: 404
 _OUTCOME_CASES = (
-    (["/articles/networking-3.html", "/articles/patterns-2.html", _SLOW, _BETWEEN,
-      "/articles/testing-3.html", "/index.html"], 0.6),
-    ([_MISSING, _BETWEEN, "/articles/history-4.html", _SLOW, "/articles/patterns-2.html"],
+    (["/articles/networking-3.html", "/articles/patterns-2.html", _SLOW, _IN_TIME,
+      "/articles/testing-3.html", "/index.html"], 1.5),
+    ([_MISSING, _TOO_LATE, "/articles/history-4.html", _SLOW, "/articles/patterns-2.html"],
      0.3),
 )
-_TIME_LIMIT = 1.6  # the slow page takes 2 s
+_TIME_LIMIT = 2.5  # a right answer takes about 1.5 s and 0.3 s; the slow page takes 3 s
 
 
 @checker
@@ -108,7 +114,7 @@ async def check_titles_or_errors(titles_or_errors: Callable[..., Any]) -> str:
     "timeout"}`` with all the requests at once and each one limited to ``seconds``
     (two timeouts, so a hard-coded one fails)."""
     require_callable(titles_or_errors, "titles_or_errors", is_async=True)
-    with DemoSite(latency=0.05, page_latency={_BETWEEN: 0.4}, slow={_SLOW: 2.0},
+    with DemoSite(latency=0.05, page_latency=_PAGE_LATENCY, slow={_SLOW: _SLOW_SECONDS},
                   errors=_ERRORS, flaky={}) as site:
         titles = {path: page.title for path, page in site.pages.items()}
         for paths, timeout in _OUTCOME_CASES:
@@ -117,9 +123,14 @@ async def check_titles_or_errors(titles_or_errors: Callable[..., Any]) -> str:
             outcome = await run_learner(titles_or_errors, site.url, list(paths), timeout,
                                         time_limit=_TIME_LIMIT)
             if outcome.timed_out:
+                peak = site.peak_in_flight()
+                if peak < 3 and not outcome.blocking:
+                    fail(f"{call} was still running after {_TIME_LIMIT} s, and at most {peak} "
+                         f"of the {len(paths)} requests were at the server at once: they "
+                         "should all wait together (section 2).")
                 fail(f"{call} was still running after {_TIME_LIMIT} s; one of the pages takes "
-                     f"2 s to answer. With each request limited to {timeout} s, and all of them "
-                     f"at once, the call takes about {timeout} s (section 5).")
+                     f"{_SLOW_SECONDS:g} s to answer. With each request limited to {timeout} s, "
+                     f"and all of them at once, the call takes about {timeout} s (section 5).")
             if outcome.error is not None and not outcome.blocking:
                 exc = outcome.error
                 status = getattr(exc, "status", None)
@@ -139,17 +150,19 @@ async def check_titles_or_errors(titles_or_errors: Callable[..., Any]) -> str:
                     expected[path] = f"HTTP {_ERRORS[path]}"
                 elif path == _MISSING:
                     expected[path] = "HTTP 404"
-                elif path == _SLOW or (path == _BETWEEN and timeout < 0.4):
+                elif path == _SLOW or _PAGE_LATENCY.get(path, 0.0) > timeout:
                     expected[path] = "timeout"
                 else:
                     expected[path] = titles[path]
-            if isinstance(result, dict) and _BETWEEN in result:
-                got = result[_BETWEEN]
-                if timeout < 0.4 and got == titles[_BETWEEN]:
-                    fail(f"{call}: {_BETWEEN}, which takes 0.4 s, came back with its title: "
-                         f"its request was allowed more than seconds={timeout}.")
-                if timeout > 0.4 and got == "timeout":
-                    fail(f"{call}: {_BETWEEN} timed out, although it answers in 0.4 s and "
+            for path, latency in _PAGE_LATENCY.items():
+                if path not in paths or not isinstance(result, dict) or path not in result:
+                    continue
+                got = result[path]
+                if latency > timeout and got == titles[path]:
+                    fail(f"{call}: {path}, which takes {latency:g} s, came back with its "
+                         f"title: its request was allowed more than seconds={timeout}.")
+                if latency < timeout and got == "timeout":
+                    fail(f"{call}: {path} timed out, although it answers in {latency:g} s and "
                          f"seconds was {timeout}.")
             for path, want in expected.items():
                 got = result.get(path) if isinstance(result, dict) else None
