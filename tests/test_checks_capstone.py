@@ -213,9 +213,11 @@ async def fetch_wraps_error(session, url, *, attempts=3, request_timeout=0.5, ba
     (fetch_once, ["raised ClientResponseError (HTTP 503) after 1 request", "worth retrying"]),
     (fetch_retries_everything, ["does not exist (404)", "sent 3 requests"]),
     (fetch_swallows, ["returned None after 6 requests", "raise the last error"]),
-    (fetch_one_budget, ["first answer takes 0.4 s", "raised TimeoutError after 1 request"]),
+    (fetch_one_budget, ["base_delay=0.3) raised TimeoutError after 2 requests",
+                        "ran out over the requests and the waits between them"]),
     (fetch_no_wait, ["waited", "below", "double"]),
-    (fetch_fixed_delay, ["waited", "is base_delay used?"]),
+    (fetch_fixed_delay, ["asked asyncio.sleep for waits of 0.075, 0.150 s",
+                         "wait 1 was below 0.150 s"]),
     (fetch_linear_delay, ["base_delay=0.01", "asked asyncio.sleep for waits of 0.010, 0.020, "
                           "0.030, 0.040, 0.050 s", "wait 5 was below 0.080 s"]),
     (fetch_constant_delay, ["base_delay=0.01", "wait 3 was below 0.020 s"]),
