@@ -429,10 +429,10 @@ async def retry_tenacity(session, url, attempts, base_delay):
 
 
 def make_retry(delay, retry_if=worth_retrying, tries=None, final=None, late=0.0):
-    """A retry loop with the waits ``delay(k, base_delay)``, retrying what ``retry_if``
-    accepts, for ``tries(attempts)`` requests; on giving up, ``final(error)``. ``late``: s
-    waited after each sleep without asyncio.sleep, a stand-in for a busy machine's lateness,
-    which lengthens every gap the server sees."""
+    """A retry loop with the waits ``delay(k, base_delay)`` (None: no wait at all), retrying
+    what ``retry_if`` accepts, for ``tries(attempts)`` requests; on giving up,
+    ``final(error)``. ``late``: s waited after each sleep without asyncio.sleep, a stand-in
+    for a busy machine's lateness, which lengthens every gap the server sees."""
     async def fetch_with_retry(session, url, attempts, base_delay):
         n = tries(attempts) if tries else attempts
         for attempt in range(n):
@@ -443,7 +443,8 @@ def make_retry(delay, retry_if=worth_retrying, tries=None, final=None, late=0.0)
                     if final is not None:
                         return final(exc)
                     raise
-                await asyncio.sleep(delay(attempt, base_delay))
+                if delay is not None:
+                    await asyncio.sleep(delay(attempt, base_delay))
                 if late:
                     loop = asyncio.get_running_loop()
                     woken = loop.create_future()
@@ -460,11 +461,13 @@ def equal_jitter(k, base):
 
 
 retry_no_delay = make_retry(lambda k, base: 0)
+retry_without_waiting = make_retry(None)  # the classic: retries at once, no sleep at all
 retry_constant = make_retry(lambda k, base: base)
 retry_linear = make_retry(lambda k, base: base * (k + 1))
 retry_full_jitter = make_retry(lambda k, base: random.uniform(0, base * 2 ** k))
 retry_hard_coded_base = make_retry(lambda k, base: equal_jitter(k, 0.02))  # the timeout case's
 retry_hard_coded_large = make_retry(lambda k, base: 0.1 * 2 ** k)
+retry_exponent_too_large = make_retry(lambda k, base: base * 2 ** (k + 3))
 retry_exponent_from_one = make_retry(lambda k, base: base * 2 ** (k + 1))
 
 
@@ -534,17 +537,21 @@ def test_retry_accepts_solutions():
 
 
 @pytest.mark.parametrize(("answer", "words"), [
-    (retry_no_delay, ["base_delay=0.12", "wait 1 was", "below 0.060 s (half of 0.12 s)",
+    (retry_no_delay, ["base_delay=0.25", "wait 1 was", "below 0.125 s (half of 0.25 s)",
                       "section 7"]),
+    (retry_without_waiting, ["base_delay=0.25", "(as the server saw them)", "wait 1 was",
+                             "below 0.125 s"]),
     (retry_constant, ["base_delay=0.005", "double each time"]),
     (retry_linear, ["base_delay=0.005", "below"]),
     (retry_constant_late, ["base_delay=0.005", "asked asyncio.sleep for waits of 0.005, ",
                            "wait 3 was 0.005 s, below 0.010 s"]),
     (retry_full_jitter, ["below", "the shortest wait allowed"]),
-    (retry_hard_coded_base, ["base_delay=0.12", "wait 1 was", "below 0.060 s"]),
-    (retry_exponent_from_one, ["base_delay=0.12", "add up to 0.36 s at most",
+    (retry_hard_coded_base, ["base_delay=0.25", "wait 1 was", "below 0.125 s"]),
+    (retry_exponent_from_one, ["base_delay=0.25", "add up to 0.75 s at most",
                                "the first wait is at most base_delay"]),
-    (retry_hard_coded_large, ["did not finish within 3 s", "add up to 0.32 s at most"]),
+    (retry_hard_coded_large, ["base_delay=0.25", "wait 1 was 0.100 s, below 0.125 s"]),
+    (retry_exponent_too_large, ["base_delay=0.25", "did not finish within 3 s",
+                                "add up to 0.75 s at most"]),
     (retry_everything, ["404 Not Found", "made 4 requests"]),
     (retry_swallows, ["returned None instead of raising", "attempts=3", "section 7"]),
     (retry_forever, ["returned {'key': 'c', 'attempt': 6} after 6 requests", "give up"]),

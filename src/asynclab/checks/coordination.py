@@ -410,7 +410,10 @@ async def check_fetch_with_retry(fetch_with_retry: Callable[..., Any]) -> str:
 
             # (key, fails, attempts, base_delay): two succeed at the last allowed attempts,
             # one gives up; base delays far apart, so a hard-coded delay fails one of them.
-            for key, fails, attempts, base in (("a", 2, 4, 0.12), ("b", 6, 7, 0.005),
+            # The first's is large for an answer that waits without asyncio.sleep (judged by
+            # the server's gaps): one that does not wait at all passes it only if its two
+            # gaps are 0.11 s and 0.22 s late.
+            for key, fails, attempts, base in (("a", 2, 4, 0.25), ("b", 6, 7, 0.005),
                                                ("c", 5, 3, 0.05)):
                 path = f"/flaky/{key}"
                 url = f"{api.url}{path}?fails={fails}"
