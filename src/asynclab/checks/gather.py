@@ -143,14 +143,15 @@ _JOB_SETS: tuple[tuple[tuple[str, float], ...], ...] = (
 )
 #: How late on_result may see a result (s).
 _LATE = 0.15
-#: An answer that reports every result at the end is caught whatever the machine's lateness
-#: (a loop stall early in a set squeezes the finish times together, and a stall of 0.15-0.25 s
-#: made it pass the bound above): the job that finishes last, once its time is up, waits for
-#: on_result's first call before it returns, at most this long. A right answer has made that
-#: call by then (the first job finishes 0.3 s or more before the last, and only a result
-#: handed on later than _LATE leaves the wait running); a report at the end never has, so the
-#: wait runs out. It costs a right answer nothing, and a wrong one this much per set.
-_FIRST_REPORT_WAIT = 0.5
+#: An answer that holds results back (reports them all at the end, or in batches of two) is
+#: caught whatever the machine's lateness (a loop stall squeezes the finish times together, and
+#: a stall of 0.15-0.25 s made a report at the end pass the bound above): each job, once its
+#: time is up, waits until on_result has seen every job that finished before it, at most this
+#: long. A right answer has made those calls by then (finishes are 0.08 s or more apart, and
+#: a result handed on at once is seen a few loop steps after its job returns), so it never
+#: waits; one that holds a result back makes the next job wait it out. It costs a right answer
+#: nothing, and a wrong one about this much per set.
+_REPORT_WAIT = 0.5
 
 
 @checker
@@ -172,23 +173,29 @@ async def _one_job_set(process_as_completed: Callable[..., Any],
     called: list[tuple[object, float]] = []
     running = 0
     most_running = 0
-    last = max(jobs, key=lambda job: job[1])[0]
-    reported = asyncio.Event()
-    nothing_reported = False  # the last job ran out of time waiting for a first on_result
+    progress = asyncio.Event()  # set by every on_result call
+    held_back = False  # a job waited _REPORT_WAIT for on_result to see an earlier result
     start = time.perf_counter()
 
+    async def earlier_results_seen(earlier: list[str]) -> bool:
+        """Wait until on_result has seen each of `earlier`; False if _REPORT_WAIT ran out."""
+        try:
+            async with asyncio.timeout(_REPORT_WAIT):
+                while not all(any(label == value for value, _ in called) for label in earlier):
+                    progress.clear()
+                    await progress.wait()
+        except TimeoutError:
+            return False
+        return True
+
     async def job(label: str, seconds: float) -> str:
-        nonlocal running, most_running, nothing_reported
+        nonlocal running, most_running, held_back
         running += 1
         most_running = max(most_running, running)
         try:
             await asyncio.sleep(seconds)
-            if label == last and not reported.is_set():
-                try:
-                    async with asyncio.timeout(_FIRST_REPORT_WAIT):
-                        await reported.wait()
-                except TimeoutError:
-                    nothing_reported = True
+            if not await earlier_results_seen(list(finished)):
+                held_back = True
         finally:
             running -= 1
         finished[label] = time.perf_counter() - start
@@ -196,7 +203,7 @@ async def _one_job_set(process_as_completed: Callable[..., Any],
 
     def on_result(value: object) -> None:
         called.append((value, time.perf_counter() - start))
-        reported.set()
+        progress.set()
 
     labels = [label for label, _ in jobs]
     coros: list[Coroutine[Any, Any, str]] = [job(label, s) for label, s in jobs]
@@ -233,8 +240,8 @@ async def _one_job_set(process_as_completed: Callable[..., Any],
         fail(f"on_result got the results in {which}, not in the order they finished "
              f"({completion}): handle each result when it arrives (section 7).")
     late = max(t - finished[str(value)] for value, t in called)
-    if late > _LATE or nothing_reported:
+    if late > _LATE or held_back:
         fail(f"The order is right ({order}), but a result waited {late:.2f} s after its job "
              "finished before on_result saw it: hand each result on as soon as it arrives, "
-             "not after the others (section 7).")
+             "not together with later ones (section 7).")
     return order
