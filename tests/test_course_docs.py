@@ -64,6 +64,19 @@ def test_relative_links_point_to_files_that_exist():
     assert not broken, "links to missing files (a notebook not written yet?): " + ", ".join(broken)
 
 
+#: "NN ... (coming soon)": a lesson named as not written yet, in the text of a notebook or a README.
+SOON = re.compile(r"\b(\d\d)\b[^()\n]{0,60}\(coming soon\)")
+
+
+def test_no_written_lesson_is_called_coming_soon():
+    """A notebook written before the next one says the next is coming soon; once it exists,
+    that sentence must become a link (the navigation line is generated, the prose is not)."""
+    present = {entry.number for entry in EXISTING}
+    stale = [f"{path.relative_to(ROOT)}: {found.group(0)!r}" for path, text in _documents()
+             for found in SOON.finditer(text) if int(found.group(1)) in present]
+    assert not stale, "these lessons exist now, link to them: " + ", ".join(stale)
+
+
 def test_schedules_add_up_with_the_lessons_minutes():
     """A schedule's clock moves on by each item's minutes, and a lesson's row gives the minutes
     of its metadata (the notebook's Time line and the guide's tables are generated from it:
