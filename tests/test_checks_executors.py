@@ -148,6 +148,17 @@ async def crunch_in_threads(limits):
     return await asyncio.gather(*(asyncio.to_thread(work.count_primes, n) for n in limits))
 
 
+async def crunch_in_threads_starving_the_loop(limits):
+    """Threads that keep the GIL for their whole job (a long switch interval): the heartbeat
+    gets no turn, as on a fast machine, although the loop's thread computes nothing."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    try:
+        return await crunch_in_threads(limits)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 async def crunch_one_at_a_time(limits):
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -216,6 +227,8 @@ def test_crunch_accepts_solutions():
 @pytest.mark.parametrize(("answer", "words"), [
     (crunch_on_the_loop, ["frozen", "ran 0 times", "loop's thread"]),
     (crunch_in_threads, ["sent no job to a ProcessPoolExecutor", "one GIL"]),
+    (crunch_in_threads_starving_the_loop,
+     ["sent no job to a ProcessPoolExecutor", "threads of this process", "one GIL"]),
     (crunch_one_at_a_time, ["one job at a time", "4 jobs"]),
     (crunch_sync_map, ["frozen", "heartbeat"]),
     (crunch_never_shut_down, ["still running", "after crunch("]),

@@ -186,6 +186,19 @@ async def _shut_down(record: _Submitted) -> None:
                                                   cancel_futures=True))
 
 
+def _loop_thread_time(crunch: Callable[..., Any], spent: list[float]) -> Callable[..., Any]:
+    """``crunch``, noting in ``spent`` the CPU time the calling thread (the loop's) used while
+    it ran: the whole computation if it ran there, next to nothing if threads did it."""
+    @functools.wraps(crunch)
+    async def timed(*args: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return await crunch(*args)
+        finally:
+            spent.append(time.thread_time() - start)
+    return timed
+
+
 @checker
 async def check_crunch(crunch: Callable[..., Any]) -> str:
     """``crunch(limits)`` returns ``[count_primes(n) for n in limits]``, computed by
@@ -196,8 +209,10 @@ async def check_crunch(crunch: Callable[..., Any]) -> str:
     for limits, expected in _CRUNCH_CASES:
         call = f"crunch({list(limits)})"
         before = {p.pid for p in multiprocessing.active_children()}
+        on_loop: list[float] = []  # CPU time of the loop's thread: was the work done there?
         with _recording_process_pools() as record:
-            seen = await observe(crunch, list(limits), time_limit=_CRUNCH_LIMIT)
+            seen = await observe(_loop_thread_time(crunch, on_loop), list(limits),
+                                 time_limit=_CRUNCH_LIMIT)
         left = await _children_after(before, _GRACE)
         if left:
             await _shut_down(record)
@@ -220,6 +235,14 @@ async def check_crunch(crunch: Callable[..., Any]) -> str:
             fail(f"{call} returned {_short(result)}; expected the prime counts "
                  f"{list(expected)}, in the order of the limits.")
         elapsed = seen.outcome.elapsed
+        if seen.beats < 2 and not record.functions and sum(on_loop) < elapsed / 2:
+            # Starved, not frozen: the loop's thread computed little (a fast machine makes
+            # threads fighting for one GIL give the heartbeat as few turns as a blocked loop).
+            fail(f"The counts are right, but {call} sent no job to a ProcessPoolExecutor (the "
+                 "check counts them), and a heartbeat task that wanted to run every 10 ms ran "
+                 f"{seen.beats} times in {elapsed:.2f} s: the work ran in threads of this "
+                 "process, where pure-Python code takes turns on one GIL, with the event loop "
+                 "too (section 3).")
         if seen.beats < 2:
             fail(f"The counts are right, but the event loop was frozen while {call} ran: a "
                  f"heartbeat task that wanted to run every 10 ms ran {seen.beats} times in "
