@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -331,6 +332,7 @@ def resident() -> int | None:
 
 async def task_cost(n: int, measure: Callable[[], float | int | None]) -> float | None:
     release = asyncio.Event()
+    gc.collect()  # garbage freed while measuring would hide what the units take (RSS)
     before = measure()
     tasks = [asyncio.create_task(release.wait()) for _ in range(n)]
     await asyncio.sleep(0)  # every task starts, and waits
@@ -342,6 +344,7 @@ async def task_cost(n: int, measure: Callable[[], float | int | None]) -> float 
 
 def thread_cost(n: int, measure: Callable[[], float | int | None]) -> float | None:
     release = threading.Event()
+    gc.collect()
     before = measure()
     threads = [threading.Thread(target=release.wait) for _ in range(n)]
     for thread in threads:
