@@ -8,6 +8,7 @@ import functools
 import math
 import random
 import sys
+from asyncio import sleep as sleep_by_name  # as a learner's `from asyncio import sleep`
 from contextlib import nullcontext
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -105,6 +106,10 @@ async def crawl(start_url, *, workers, rate, timeline=None):
     return found
 
 
+def _equal_jitter(k, base):
+    return random.uniform(base * 2**k / 2, base * 2**k)
+
+
 @pytest.mark.parametrize("check, answer", [(check_robust_fetch, fetch), (check_crawl, crawl),
                                            (check_crawl_cancel, crawl),
                                            (check_per_bin, lambda *a: per_bin(*a))])
@@ -166,9 +171,10 @@ async def fetch_no_wait(session, url, *, attempts=3, request_timeout=0.5, base_d
                 raise
 
 
-def fetch_waiting(delay, late=0.0):
+def fetch_waiting(delay, late=0.0, by_name=False):
     """A retry loop that asks asyncio.sleep for ``delay(k, base_delay)``, then waits ``late``
-    s more without it (a stand-in for a busy machine's lateness, which lengthens every gap)."""
+    s more without it (a stand-in for a busy machine's lateness, which lengthens every gap).
+    ``by_name``: with the sleep imported by name, as ``from asyncio import sleep`` does."""
     async def wrong(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
         loop = asyncio.get_running_loop()
         for k in range(attempts):
@@ -177,7 +183,7 @@ def fetch_waiting(delay, late=0.0):
             except (aiohttp.ClientResponseError, TimeoutError) as exc:
                 if k == attempts - 1 or getattr(exc, "status", 500) < 500:
                     raise
-                await asyncio.sleep(delay(k, base_delay))
+                await (sleep_by_name if by_name else asyncio.sleep)(delay(k, base_delay))
                 if late:
                     woken = loop.create_future()
                     loop.call_later(late, woken.set_result, None)
@@ -190,6 +196,7 @@ fetch_linear_delay = fetch_waiting(lambda k, base: base * (k + 1))
 fetch_constant_delay = fetch_waiting(lambda k, base: base)
 # a constant wait on a machine so busy that every gap the server sees is 0.06 s longer
 fetch_constant_delay_late = fetch_waiting(lambda k, base: base, late=0.06)
+fetch_constant_delay_late_by_name = fetch_waiting(lambda k, base: base, late=0.06, by_name=True)
 
 
 async def fetch_ignores_timeout(session, url, *, attempts=3, request_timeout=0.5, base_delay=0.05):
@@ -223,12 +230,20 @@ async def fetch_wraps_error(session, url, *, attempts=3, request_timeout=0.5, ba
     (fetch_constant_delay, ["base_delay=0.01", "wait 3 was below 0.020 s"]),
     (fetch_constant_delay_late, ["base_delay=0.01", "asked asyncio.sleep for waits of 0.010, "
                                  "0.010, 0.010, 0.010, 0.010 s", "wait 3 was below 0.020 s"]),
+    (fetch_constant_delay_late_by_name, ["base_delay=0.01", "asked asyncio.sleep for waits of "
+                                         "0.010, 0.010, 0.010, 0.010, 0.010 s",
+                                         "wait 3 was below 0.020 s"]),
     (fetch_ignores_timeout, ["waited for that first answer"]),
     (fetch_ignores_attempts, ["gave up after 3 requests; it should try 6 times"]),
     (fetch_wraps_error, ["raised RuntimeError", "the HTTP 503"]),
 ])
 def test_robust_fetch_rejects(wrong, observed):
     rejected(run(check_robust_fetch, wrong), *observed)
+
+
+def test_robust_fetch_accepts_sleep_imported_by_name():
+    result = run(check_robust_fetch, fetch_waiting(_equal_jitter, by_name=True))
+    assert result.passed, result.message
 
 
 # -- exercise 2: crawl ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import functools
 import random
 import time
 from asyncio import run
+from asyncio import sleep as sleep_by_name  # as a learner's `from asyncio import sleep`
 
 import aiohttp
 import pytest
@@ -428,11 +429,13 @@ async def retry_tenacity(session, url, attempts, base_delay):
     return None  # not reached: tenacity returns or raises
 
 
-def make_retry(delay, retry_if=worth_retrying, tries=None, final=None, late=0.0):
+def make_retry(delay, retry_if=worth_retrying, tries=None, final=None, late=0.0, by_name=False):
     """A retry loop with the waits ``delay(k, base_delay)`` (None: no wait at all), retrying
     what ``retry_if`` accepts, for ``tries(attempts)`` requests; on giving up,
     ``final(error)``. ``late``: s waited after each sleep without asyncio.sleep, a stand-in
-    for a busy machine's lateness, which lengthens every gap the server sees."""
+    for a busy machine's lateness, which lengthens every gap the server sees. ``by_name``:
+    sleep with the function imported by name (``from asyncio import sleep``), which the
+    check's replacement of ``asyncio.sleep`` does not reach."""
     async def fetch_with_retry(session, url, attempts, base_delay):
         n = tries(attempts) if tries else attempts
         for attempt in range(n):
@@ -444,7 +447,8 @@ def make_retry(delay, retry_if=worth_retrying, tries=None, final=None, late=0.0)
                         return final(exc)
                     raise
                 if delay is not None:
-                    await asyncio.sleep(delay(attempt, base_delay))
+                    sleep = sleep_by_name if by_name else asyncio.sleep
+                    await sleep(delay(attempt, base_delay))
                 if late:
                     loop = asyncio.get_running_loop()
                     woken = loop.create_future()
@@ -474,6 +478,9 @@ retry_exponent_from_one = make_retry(lambda k, base: base * 2 ** (k + 1))
 # 0.08 s late: enough for the server's gaps to pass in the base_delay=0.005 case (wait 6
 # needs 0.072 s), while the first case's total stays 0.26 s under its limit on a busy machine
 retry_constant_late = make_retry(lambda k, base: base, late=0.08)
+# ... and the same with `from asyncio import sleep`: the check records the sleeps' timers
+retry_constant_late_by_name = make_retry(lambda k, base: base, late=0.08, by_name=True)
+retry_solution_by_name = make_retry(equal_jitter, by_name=True)  # a right answer
 retry_everything = make_retry(equal_jitter, retry_if=lambda exc: True)
 retry_swallows = make_retry(equal_jitter, final=lambda exc: None)
 retry_three_tries = make_retry(equal_jitter, tries=lambda attempts: 3)
@@ -531,7 +538,7 @@ async def retry_blocking(session, url, attempts, base_delay):
 
 
 def test_retry_accepts_solutions():
-    for answer in (retry_solution, retry_tenacity):
+    for answer in (retry_solution, retry_tenacity, retry_solution_by_name):
         result = run(check_fetch_with_retry(answer))
         assert result.passed, result.message
 
@@ -545,6 +552,8 @@ def test_retry_accepts_solutions():
     (retry_linear, ["base_delay=0.005", "below"]),
     (retry_constant_late, ["base_delay=0.005", "asked asyncio.sleep for waits of 0.005, ",
                            "wait 3 was 0.005 s, below 0.010 s"]),
+    (retry_constant_late_by_name, ["base_delay=0.005", "asked asyncio.sleep for waits of 0.005, ",
+                                   "wait 3 was 0.005 s, below 0.010 s"]),
     (retry_full_jitter, ["below", "the shortest wait allowed"]),
     (retry_hard_coded_base, ["base_delay=0.25", "wait 1 was", "below 0.125 s"]),
     (retry_exponent_from_one, ["base_delay=0.25", "add up to 0.75 s at most",

@@ -76,6 +76,9 @@ def with_alarm(func: Callable[..., Any], alarm: Alarm) -> Callable[..., Any]:
 
 
 _NOT_ASKED_BY = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (asyncio, aiohttp))
+#: What ``asyncio.sleep(delay)`` with ``delay > 0`` asks the loop to call when its time is up
+#: (asyncio/tasks.py, the same in 3.11-3.14): a timer with this callback is a sleep's.
+_SLEEP_TIMER = getattr(asyncio.futures, "_set_result_unless_cancelled", None)
 
 
 @contextmanager
@@ -83,22 +86,51 @@ def asked_sleeps() -> Iterator[list[float]]:
     """The delays passed to ``asyncio.sleep`` while the block runs, by code running in the
     current task on this thread (run_learner awaits the learner's coroutine in the caller's
     task), except asyncio's and aiohttp's own calls: the waits a retry loop asked for, which
-    a busy machine cannot shorten (the demo servers' threads and other tasks are left out)."""
+    a busy machine cannot shorten (the demo servers' threads and other tasks are left out).
+
+    A positive delay is recorded from the timer the sleep sets on the running loop, so a
+    ``sleep`` imported by name (``from asyncio import sleep``, which a replaced
+    ``asyncio.sleep`` cannot reach) counts too; ``sleep(0)`` sets no timer and is recorded
+    where ``asyncio.sleep`` is called."""
     asked: list[float] = []
     real, task, thread = asyncio.sleep, asyncio.current_task(), threading.get_ident()
+    loop = asyncio.get_running_loop()
+    real_call_later = loop.call_later
+
+    def learners(caller: Any) -> bool:
+        """Called in the check's task on its thread, by code that is not asyncio's or aiohttp's."""
+        return (threading.get_ident() == thread and asyncio.current_task() is task
+                and not caller.f_code.co_filename.startswith(_NOT_ASKED_BY))
+
+    # A loop without a __dict__ (uvloop's) cannot be given a call_later of the check's own:
+    # then every delay is recorded where asyncio.sleep is called, as the sole way.
+    patched = getattr(loop, "__dict__", None) if _SLEEP_TIMER is not None else None
 
     def sleep(delay: Any, *args: Any, **kwargs: Any) -> Any:
-        if (threading.get_ident() == thread and asyncio.current_task() is task
-                and isinstance(delay, int | float)
-                and not sys._getframe(1).f_code.co_filename.startswith(_NOT_ASKED_BY)):
+        if (isinstance(delay, int | float) and (delay <= 0 or patched is None)
+                and learners(sys._getframe(1))):
             asked.append(float(delay))
         return real(delay, *args, **kwargs)
 
+    def call_later(delay: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        # frame 1 is asyncio's sleep, frame 2 the code that awaited it
+        if callback is _SLEEP_TIMER and learners(sys._getframe(2)):
+            asked.append(float(delay))
+        return real_call_later(delay, callback, *args, **kwargs)
+
+    own = patched.get("call_later") if patched is not None else None
     asyncio.sleep = sleep
+    if patched is not None:
+        patched["call_later"] = call_later
     try:
         yield asked
     finally:
         asyncio.sleep = real
+        if patched is not None:
+            if own is None:
+                del patched["call_later"]  # the class's method again
+            else:
+                patched["call_later"] = own
 
 
 def short_wait(waits: Sequence[float], asked: Sequence[float], base: float,
