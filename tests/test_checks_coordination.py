@@ -17,6 +17,7 @@ import tenacity
 from checking import assert_rejected
 from conftest import LOAD_RUNS
 
+from asynclab.checks import _timers
 from asynclab.checks.coordination import check_fetch_all, check_fetch_with_retry, check_process
 
 #: Code that belongs in the hints and the solution cells, never in a ❌ sentence.
@@ -583,3 +584,22 @@ def test_retry_reference_passes_under_load(under_load):
     for _ in range(LOAD_RUNS):
         result = run(check_fetch_with_retry(retry_solution))
         assert result.passed, result.message
+
+
+
+def test_retry_judges_waits_asked_by_name_on_uvloop():
+    """On uvloop too, the asked waits of a sleep imported by name are judged exactly."""
+    uvloop = pytest.importorskip("uvloop")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(check_fetch_with_retry(retry_constant_late_by_name))
+        assert runner.run(check_fetch_with_retry(retry_solution_by_name)).passed
+    rejected(result, "base_delay=0.005", "asked asyncio.sleep for waits of 0.005, ")
+
+
+def test_retry_judges_asked_waits_without_the_sleep_timer(monkeypatch):
+    """Where a sleep's timer cannot be told apart (a loop without a __dict__, or a Python
+    whose asyncio.sleep sets another callback), the waits asked of asyncio.sleep are recorded
+    where it is called, and still judged exactly."""
+    monkeypatch.setattr(_timers, "_SLEEP_TIMER", None)
+    rejected(run(check_fetch_with_retry(retry_constant_late)), "base_delay=0.005",
+             "asked asyncio.sleep for waits of 0.005, ")

@@ -102,8 +102,9 @@ def asked_sleeps() -> Iterator[list[float]]:
         return (threading.get_ident() == thread and asyncio.current_task() is task
                 and not caller.f_code.co_filename.startswith(_NOT_ASKED_BY))
 
-    # A loop without a __dict__ (uvloop's) cannot be given a call_later of the check's own:
-    # then every delay is recorded where asyncio.sleep is called, as the sole way.
+    # A loop without a __dict__ cannot be given a call_later of the check's own (nor can a
+    # sleep's timer be told apart without _SLEEP_TIMER): then every delay is recorded where
+    # asyncio.sleep is called, as before the timers were watched.
     patched = getattr(loop, "__dict__", None) if _SLEEP_TIMER is not None else None
 
     def sleep(delay: Any, *args: Any, **kwargs: Any) -> Any:
