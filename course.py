@@ -91,9 +91,15 @@ def lab(extra: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT)
 
 
-#: Two pytest workers. A notebook's nbval cells run in order in one kernel, so they stay
-#: together on one worker (the scheduler in conftest.py); other tests spread one by one.
-PARALLEL = ["-n", "2", "--dist", "load"]
+#: Four pytest workers for the first run. Most tests wait on timers, sockets and kernels, not
+#: on the CPU: on 2 cores the check tests used 0.65 of one core with two workers and took 238 s,
+#: 142 s with four; the whole first run took 595 s with two, 397 s with four, 367 s with six.
+#: A notebook's nbval cells run in order in one kernel, so they stay together on one worker
+#: (the scheduler in conftest.py); other tests spread one by one.
+PARALLEL = ["-n", "4", "--dist", "load"]
+#: The load run: two workers, each beside one spinning process (tests/loadgen.py), the load
+#: the checks' margins are made for; more workers would add spinners, not speed.
+LOAD_PARALLEL = ["-n", "2", "--dist", "load"]
 #: The slowest tests, listed at the end of each run: where the test time goes.
 DURATIONS = ["--durations=12", "--durations-min=5"]
 
@@ -113,8 +119,8 @@ def split_marker(extra: list[str]) -> tuple[str | None, list[str]]:
 
 def test(extra: list[str]) -> int:
     """Run the whole test suite: unit tests, every notebook twice in one kernel, lint, the
-    browser test; two at a time. Then, on their own, the tests marked ``load`` (they keep the
-    CPUs busy on purpose: beside other tests they would slow those down), also two at a time:
+    browser test; four at a time. Then, on their own, the tests marked ``load`` (they keep the
+    CPUs busy on purpose: beside other tests they would slow those down), two at a time:
     among them every notebook under nbval strict. Words for pytest go to both runs; ``-m
     EXPR`` narrows both."""
     marker, rest = split_marker(extra)
@@ -129,7 +135,7 @@ def test(extra: list[str]) -> int:
     print("\n== the tests marked `load`, on their own", flush=True)
     # Two at a time, each beside one spinning process: two spinners in all (tests/loadgen.py).
     load_env = {**os.environ, "COURSE_LOAD_PROCESSES": "1"}
-    second = subprocess.call([*pytest, *PARALLEL, *DURATIONS, "-m", f"load{chosen}", *rest],
+    second = subprocess.call([*pytest, *LOAD_PARALLEL, *DURATIONS, "-m", f"load{chosen}", *rest],
                              cwd=ROOT, env=load_env)
     # pytest's 5 means "no test selected" (e.g. -k chose none of the load tests): fine for
     # one of the two runs, not for both.

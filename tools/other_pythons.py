@@ -8,8 +8,9 @@
 For each version: find an interpreter (``python3.X`` on PATH, else pyenv's
 ``~/.pyenv/versions/3.X.*``), create ``.venv-3.X`` next to the repository (gitignored), install
 ``requirements-dev.txt`` into it (skipped when the requirements did not change), then run
-``python -m pytest -n 2 --dist load -m "not browser and not slow and not load"``: every
-unit test and every notebook under nbval, two files at a time. The browser test, the second
+``python -m pytest -n 4 --dist load -m "not browser and not slow and not load"``: every
+unit test and every notebook under nbval, four at a time (as course.py's first run: most
+tests wait on timers and sockets, not on the CPU). The browser test, the second
 runs of every notebook (``slow``) and the tests under CPU load (``load``) are left out, to
 keep CI within minutes: the README test command runs them once. A summary with times comes
 last; the exit status is 1 when any version failed.
@@ -30,7 +31,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 VERSIONS = ("3.11", "3.12", "3.13")
 #: What runs on each version: everything but the browser, the second runs and the load tests.
-SELECTION = ["-n", "2", "--dist", "load", "-m", "not browser and not slow and not load"]
+SELECTION = ["-n", "4", "--dist", "load", "-m", "not browser and not slow and not load"]
 
 
 def readme_setup() -> ModuleType:
