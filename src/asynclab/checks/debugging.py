@@ -66,6 +66,9 @@ async def check_task_name_filter(filter_class: Any) -> str:
     if inspect.iscoroutinefunction(getattr(log_filter, "filter", log_filter)):
         fail("filter(self, record) must be a plain method (def, not async def): logging "
              "calls it and never awaits it.")
+    registry = logging.Logger.manager.loggerDict
+    # getLogger also registers a placeholder for each missing parent: removed with the logger.
+    parents = [name for name in ("asynclab", "asynclab.check16") if name not in registry]
     logger = logging.getLogger(f"asynclab.check16.{next(_counter)}")
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
@@ -101,7 +104,10 @@ async def check_task_name_filter(filter_class: Any) -> str:
         thread.join()
     finally:
         logger.removeHandler(handler)
-        logging.Logger.manager.loggerDict.pop(logger.name, None)
+        registry.pop(logger.name, None)
+        for name in parents:
+            if isinstance(registry.get(name), logging.PlaceHolder):  # nobody made it real since
+                registry.pop(name)
 
     if errors:
         message, exc = errors[0]
